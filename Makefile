@@ -1,0 +1,54 @@
+# Troupe: every target sets up what it needs (virtualenv, dependencies, local Kafka and FerretDB).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv infra-up infra-down infra-status lint test test-unit contracts run clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@echo "==> python: creating $(VENV) and installing dependencies (first run ~1-2 min)"
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Troupe needs Python >= 3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet --progress-bar off -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create the virtualenv and install Troupe with its dev tools
+
+infra-up:  ## build (first run) and start local Kafka and FerretDB; returns when both answer
+	@bash infra/stack.sh up
+
+infra-down:  ## stop the local servers (data stays in .troupe/data)
+	@bash infra/stack.sh down
+
+infra-status:  ## say what is running and where
+	@bash infra/stack.sh status
+
+lint: venv  ## ruff and mypy
+	@echo "==> lint: ruff and mypy"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check --quiet .
+	@$(BIN)/mypy .
+
+contracts: venv  ## regenerate docs/schemas/*.json and docs/asyncapi.json from the models
+	@$(BIN)/python -m troupe.export_contracts
+
+test-unit: venv  ## fast tests only: no servers needed
+	@$(BIN)/pytest tests/unit -q
+
+test: venv lint infra-up  ## everything: lint, unit and integration tests against the real local servers
+	@echo "==> tests: unit and integration"
+	@$(BIN)/pytest -q
+
+run: venv infra-up  ## bring up the stack and run Troupe's demo
+	@$(BIN)/troupe demo
+
+clean: infra-down  ## stop the servers and delete the virtualenv and every local download, build and data
+	rm -rf $(VENV) .troupe

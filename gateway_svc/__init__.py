@@ -1,0 +1,1 @@
+"""Gateway service: the HTTP API that publishes new tasks and reads task projections from MongoDB."""

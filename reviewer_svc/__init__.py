@@ -1,0 +1,1 @@
+"""Reviewer service: judges an execution and approves it, asks for a revision, or fails the task."""

@@ -1,0 +1,56 @@
+"""Troupe's contracts: events, the task request, plans and the topic catalogue. Data only, no I/O."""
+
+from schemas.codec import InvalidEvent, decode_event, encode_event, event_types, read_task_id
+from schemas.envelope import Envelope, EventModel, deterministic_event_id, utc_now
+from schemas.events import (
+    CancelRequested,
+    DeadLettered,
+    ExecutionCompleted,
+    FinalStatus,
+    PlanCreated,
+    ReviewCompleted,
+    StepPhase,
+    StepProgressed,
+    TaskEvent,
+    TaskFinished,
+    TaskSubmitted,
+    Verdict,
+)
+from schemas.plan import Plan, PlanError, PlanStep, StepResult, StepStatus, Usage, execution_order
+from schemas.task import TaskConstraints, TaskRequest
+from schemas.topics import EVENT_TOPICS, Topics
+
+__all__ = [
+    "EVENT_TOPICS",
+    "CancelRequested",
+    "DeadLettered",
+    "Envelope",
+    "EventModel",
+    "ExecutionCompleted",
+    "FinalStatus",
+    "InvalidEvent",
+    "Plan",
+    "PlanCreated",
+    "PlanError",
+    "PlanStep",
+    "ReviewCompleted",
+    "StepPhase",
+    "StepProgressed",
+    "StepResult",
+    "StepStatus",
+    "TaskConstraints",
+    "TaskEvent",
+    "TaskFinished",
+    "TaskRequest",
+    "TaskSubmitted",
+    "Topics",
+    "Usage",
+    "Verdict",
+    "decode_event",
+    "deterministic_event_id",
+    "encode_event",
+    "event_types",
+    "execution_order",
+    "read_task_id",
+    "utc_now",
+]

@@ -1,0 +1,24 @@
+"""What a person asks Troupe to do."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.envelope import EventModel
+from schemas.plan import Plan
+
+__all__ = ["TaskConstraints", "TaskRequest"]
+
+
+class TaskConstraints(EventModel):
+    max_duration_s: int = Field(default=600, ge=1, le=86_400, description="Deadline from submission.")
+    allowed_tools: list[str] | None = Field(
+        default=None, description="Tools the plan may use; null allows every registered tool."
+    )
+    max_iterations: int = Field(default=3, ge=1, le=20, description="Plan -> Execute -> Review rounds.")
+
+
+class TaskRequest(EventModel):
+    description: str = Field(min_length=1, max_length=20_000)
+    constraints: TaskConstraints = Field(default_factory=TaskConstraints)
+    plan: Plan | None = Field(default=None, description="An explicit plan; the planner validates it.")

@@ -1,0 +1,1 @@
+"""The tool registry and the tools the executor runs (sandboxed where they execute code)."""

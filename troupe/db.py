@@ -1,0 +1,29 @@
+"""MongoDB through PyMongo's async client (Motor is deprecated); works against MongoDB-wire servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from troupe.settings import Settings
+
+__all__ = ["Document", "make_client", "make_database"]
+
+Document = dict[str, Any]
+
+
+def make_client(settings: Settings) -> AsyncMongoClient[Document]:
+    """A client that fails fast instead of hanging when the server is away; it connects lazily."""
+    return AsyncMongoClient(
+        settings.mongodb_uri,
+        serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
+        connectTimeoutMS=settings.mongodb_timeout_ms,
+        tz_aware=True,
+        appname=settings.service_name,
+    )
+
+
+def make_database(client: AsyncMongoClient[Document], settings: Settings) -> AsyncDatabase[Document]:
+    return client[settings.mongodb_database]

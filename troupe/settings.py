@@ -1,0 +1,43 @@
+"""One settings object for every service, read from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import Topics
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Endpoints use the names the wider ecosystem uses (KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI), so the same
+    code runs against the local stack, docker-compose and a managed cluster; the rest is TROUPE_*."""
+
+    model_config = SettingsConfigDict(env_prefix="TROUPE_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TROUPE_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    mongodb_uri: str = Field(
+        default="mongodb://127.0.0.1:27017/",
+        validation_alias=AliasChoices("MONGODB_URI", "TROUPE_MONGODB_URI"),
+    )
+    mongodb_database: str = "troupe"
+    topic_prefix: str = Field(default="troupe", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    service_name: str = "troupe"
+    log_level: str = "INFO"
+    log_json: bool = True
+    # aiokafka waits up to 500 ms for a fetch to fill by default; every pipeline hop would pay it.
+    kafka_fetch_max_wait_ms: int = Field(default=25, ge=0, le=10_000)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    mongodb_timeout_ms: int = Field(default=5_000, ge=100)
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TROUPE_OTLP_ENDPOINT"),
+    )
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
