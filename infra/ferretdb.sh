@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Local MongoDB-wire server without Docker: FerretDB 1.x on its SQLite backend, built from the Go module proxy.
+#
+#   bash infra/ferretdb.sh install|start|stop|status
+#
+# Env: TROUPE_HOME (default <repo>/.troupe), TROUPE_MONGO_PORT (default 27017),
+#      TROUPE_FERRETDB_START_TIMEOUT (seconds, default 60).
+set -euo pipefail
+
+readonly VERSION=v1.24.2
+readonly MODULE=github.com/FerretDB/FerretDB
+readonly HOST=127.0.0.1
+readonly STOP_GRACE=15
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TROUPE_HOME=${TROUPE_HOME:-$ROOT/.troupe}
+mkdir -p "$TROUPE_HOME"
+# The SQLite URL and the pid check need absolute paths.
+TROUPE_HOME=$(cd "$TROUPE_HOME" && pwd)
+PORT=${TROUPE_MONGO_PORT:-27017}
+START_TIMEOUT=${TROUPE_FERRETDB_START_TIMEOUT:-60}
+
+CACHE=$TROUPE_HOME/cache/ferretdb
+BIN=$CACHE/bin/ferretdb
+MARKER=$CACHE/bin/VERSION
+DATA=$TROUPE_HOME/data/ferretdb
+LOG=$TROUPE_HOME/log/ferretdb.log
+PIDFILE=$TROUPE_HOME/run/ferretdb.pid
+
+say() { echo "==> ferretdb: $*"; }
+die() { echo "ferretdb: error: $*" >&2; exit 1; }
+
+show_log() {
+    [[ -f $LOG ]] || return 0
+    echo "--- last 30 lines of $LOG ---" >&2
+    tail -n 30 "$LOG" >&2
+}
+
+find_go() {
+    if command -v go >/dev/null; then
+        command -v go
+    elif [[ -x /usr/local/go/bin/go ]]; then
+        echo /usr/local/go/bin/go
+    else
+        die "install: Go toolchain not found (need 'go' on PATH or /usr/local/go/bin/go)"
+    fi
+}
+
+install() {
+    if [[ -x $BIN && "$(cat "$MARKER" 2>/dev/null)" == "$VERSION" ]]; then
+        return 0
+    fi
+    local go json src
+    go=$(find_go)
+    # Keep every Go download and build artefact inside TROUPE_HOME; -modcacherw lets `rm -rf .troupe` work.
+    export GOPATH=$TROUPE_HOME/cache/go
+    export GOMODCACHE=$GOPATH/mod GOCACHE=$GOPATH/build GOFLAGS=-modcacherw CGO_ENABLED=0
+
+    say "building $VERSION from the Go module proxy (first run only, 1-3 min)"
+    say "downloading $MODULE@$VERSION"
+    json=$("$go" mod download -json "$MODULE@$VERSION") \
+        || die "install: 'go mod download $MODULE@$VERSION' failed: $json"
+    src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
+    [[ -d $src ]] || die "install: go mod download returned no source directory"
+
+    # The module zip lacks build/version/version.txt (git-ignored upstream) and the binary panics
+    # without it, so build from a writable copy with the file added.
+    rm -rf "$CACHE/src"
+    mkdir -p "$CACHE/bin"
+    cp -R "$src" "$CACHE/src"
+    chmod -R u+w "$CACHE/src"
+    echo "$VERSION" >"$CACHE/src/build/version/version.txt"
+
+    say "fetching dependencies"
+    (cd "$CACHE/src" && "$go" mod download) || die "install: fetching Go dependencies failed"
+    say "compiling (the slow part)"
+    (cd "$CACHE/src" && "$go" build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) || die "install: go build failed"
+    mv -f "$BIN.tmp" "$BIN"
+    echo "$VERSION" >"$MARKER"
+    say "installed $VERSION at $BIN"
+}
+
+# Prints the pid of our server, if the pid file names a live process running our binary
+# (a stale file may name a pid the kernel has since reused for something else).
+running_pid() {
+    local pid args
+    [[ -f $PIDFILE ]] || return 1
+    pid=$(<"$PIDFILE")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+    [[ $args == "$BIN "* ]] || return 1
+    echo "$pid"
+}
+
+listen_addr_of() {
+    ps -o args= -p "$1" | sed -n 's/.*--listen-addr=\([^ ]*\).*/\1/p'
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null
+}
+
+# OP_MSG {ping: 1, $db: "admin"}: 16-byte header (length 51, requestID 1, opCode 2013), flags, body section.
+# shellcheck disable=SC2016  # "$db" is the literal BSON key, not a variable.
+readonly PING_MSG='\x33\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xdd\x07\x00\x00\x00\x00\x00\x00\x00\x1e\x00\x00\x00\x10ping\x00\x01\x00\x00\x00\x02$db\x00\x06\x00\x00\x00admin\x00\x00'
+# BSON element `ok: 1.0` (type 0x01, "ok", little-endian double).
+readonly OK_HEX=016f6b00000000000000f03f
+
+# A real MongoDB `ping` over the wire protocol in plain bash, so the script needs no Python or mongosh:
+# an open port alone does not prove the server answers commands.
+answering() {
+    local reply
+    # shellcheck disable=SC2016  # the inner script expands its own arguments.
+    reply=$(timeout 5 bash -c '
+        exec 3<>"/dev/tcp/$0/$1"
+        printf "$2" >&3
+        len=$(head -c 4 <&3 | od -An -tu4 --endian=little | tr -d " ")
+        head -c $((len - 4)) <&3 | od -An -v -tx1 | tr -d " \n"
+    ' "$HOST" "$PORT" "$PING_MSG" 2>/dev/null) || return 1
+    [[ $reply == *"$OK_HEX"* ]]
+}
+
+wait_until_answering() {
+    local pid=$1 started=$SECONDS waited reported=0
+    while ! answering; do
+        waited=$((SECONDS - started))
+        if ! kill -0 "$pid" 2>/dev/null; then
+            show_log
+            die "start: server process $pid exited during startup (log: $LOG)"
+        fi
+        if ((waited >= START_TIMEOUT)); then
+            show_log
+            die "start: no answer on $HOST:$PORT after ${START_TIMEOUT}s (pid $pid still running; log: $LOG)"
+        fi
+        if ((waited - reported >= 5)); then
+            say "waiting for $HOST:$PORT (${waited}s/${START_TIMEOUT}s)"
+            reported=$waited
+        fi
+        sleep 0.25
+    done
+}
+
+start() {
+    local pid addr
+    install
+    if pid=$(running_pid); then
+        addr=$(listen_addr_of "$pid")
+        [[ $addr == "$HOST:$PORT" ]] \
+            || die "start: our server (pid $pid) already listens on $addr, not $HOST:$PORT; run '$0 stop' first"
+        if answering; then
+            say "already running on $HOST:$PORT (pid $pid)"
+            return 0
+        fi
+        say "pid $pid is starting, waiting for it"
+        wait_until_answering "$pid"
+        say "running on $HOST:$PORT (pid $pid)"
+        return 0
+    fi
+    rm -f "$PIDFILE"
+    if port_open; then
+        die "start: $HOST:$PORT is already in use by another process; stop it or set TROUPE_MONGO_PORT"
+    fi
+
+    mkdir -p "$DATA" "$(dirname "$LOG")" "$(dirname "$PIDFILE")"
+    echo "=== $(date -u +%FT%TZ) start $VERSION on $HOST:$PORT ===" >>"$LOG"
+    say "starting on $HOST:$PORT (data: $DATA, log: $LOG)"
+    # setsid detaches it from this shell's session, so Ctrl-C in the caller's terminal does not reach it;
+    # closing fd 9 keeps the server from holding our lock.
+    setsid nohup "$BIN" \
+        --handler=sqlite --sqlite-url="file:$DATA/" --state-dir="$DATA" \
+        --listen-addr="$HOST:$PORT" --telemetry=disable --debug-addr=- \
+        >>"$LOG" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$PIDFILE"
+    wait_until_answering "$pid"
+    say "running on $HOST:$PORT (pid $pid)"
+}
+
+# Serialises start and stop, so two concurrent starts cannot launch two servers behind one pid file.
+lock() {
+    mkdir -p "$(dirname "$PIDFILE")"
+    exec 9>"$PIDFILE.lock"
+    if command -v flock >/dev/null; then flock 9; fi
+}
+
+wait_for_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2 * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
+
+stop() {
+    local pid
+    if ! pid=$(running_pid); then
+        rm -f "$PIDFILE"
+        say "not running"
+        return 0
+    fi
+    say "stopping pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_for_exit "$pid" "$STOP_GRACE"; then
+        say "no exit after ${STOP_GRACE}s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_for_exit "$pid" 5 || die "stop: pid $pid survived SIGKILL"
+    fi
+    rm -f "$PIDFILE"
+    say "stopped"
+}
+
+status() {
+    local pid addr
+    if pid=$(running_pid); then
+        addr=$(listen_addr_of "$pid")
+        if [[ $addr != "$HOST:$PORT" ]]; then
+            echo "ferretdb: running on $addr (pid $pid), not on $HOST:$PORT"
+            return 1
+        fi
+        if answering; then
+            echo "ferretdb: running on $HOST:$PORT (pid $pid)"
+            return 0
+        fi
+        echo "ferretdb: pid $pid alive but not answering on $HOST:$PORT (starting, or see $LOG)"
+        return 1
+    fi
+    echo "ferretdb: not running"
+    return 3
+}
+
+case ${1:-} in
+    install) install; say "ready: $BIN" ;;
+    start) lock; start ;;
+    stop) lock; stop ;;
+    status) status ;;
+    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+esac
