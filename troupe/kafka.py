@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ def make_broker(settings: Settings, middlewares: Sequence[Any] = ()) -> KafkaBro
         enable_idempotence=True,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         middlewares=tuple(middlewares),
-        logger=None,
+        logger=logging.getLogger(f"troupe.{settings.service_name}.kafka"),
     )
 
 
