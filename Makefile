@@ -7,6 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The local servers' ports; the services and tests are pointed at them unless told otherwise.
+export TROUPE_KAFKA_PORT ?= 9092
+export TROUPE_KAFKA_CONTROLLER_PORT ?= 9093
+export TROUPE_MONGO_PORT ?= 27017
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(TROUPE_KAFKA_PORT)
+export MONGODB_URI ?= mongodb://127.0.0.1:$(TROUPE_MONGO_PORT)/
+
 .PHONY: help venv infra-up infra-down infra-status lint test test-unit contracts run clean
 
 help:  ## list the targets

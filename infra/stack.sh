@@ -3,7 +3,7 @@
 # Usage: infra/stack.sh up|down|status. Everything it downloads, builds and stores lives under .troupe/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-servers=(kafka ferretdb)
+servers=(kafka ferretdb sandbox)
 
 case "${1:-}" in
   up)
