@@ -17,7 +17,7 @@ from schemas.events import (
     Verdict,
 )
 from schemas.plan import Plan, PlanError, PlanStep, StepResult, StepStatus, Usage, execution_order
-from schemas.task import TaskConstraints, TaskRequest
+from schemas.task import TaskConstraints, TaskContext, TaskRequest
 from schemas.topics import EVENT_TOPICS, Topics
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "TaskConstraints",
+    "TaskContext",
     "TaskEvent",
     "TaskFinished",
     "TaskRequest",

@@ -10,7 +10,7 @@ from pydantic import Field, JsonValue
 
 from schemas.envelope import ID_PATTERN, Envelope, EventModel, utc_now
 from schemas.plan import Plan, StepResult, StepStatus, Usage
-from schemas.task import TaskRequest
+from schemas.task import TaskContext, TaskRequest
 
 __all__ = [
     "CancelRequested",
@@ -37,6 +37,7 @@ class PlanCreated(Envelope):
     """A validated plan for one iteration; `revision_feedback` carries the review that asked for it."""
 
     type: Literal["plan.created"] = "plan.created"
+    context: TaskContext
     plan: Plan
     planner: str = Field(default="", description="provider:model that wrote the plan, or 'explicit'.")
     revision_feedback: str | None = None
@@ -63,8 +64,10 @@ class StepProgressed(Envelope):
 
 class ExecutionCompleted(Envelope):
     type: Literal["execution.completed"] = "execution.completed"
+    context: TaskContext
     plan: Plan
     results: list[StepResult]
+    usage: Usage = Field(default_factory=Usage, description="LLM usage of the plan's ai_tool steps.")
 
 
 class Verdict(StrEnum):
@@ -74,7 +77,12 @@ class Verdict(StrEnum):
 
 
 class ReviewCompleted(Envelope):
+    """A verdict on one iteration. It carries the plan and results so a revision can be planned from it alone."""
+
     type: Literal["review.completed"] = "review.completed"
+    context: TaskContext
+    plan: Plan
+    results: list[StepResult]
     verdict: Verdict
     feedback: str = Field(default="", max_length=20_000)
     final_result: JsonValue = None
@@ -98,6 +106,7 @@ class TaskFinished(Envelope):
     status: FinalStatus
     result: JsonValue = None
     reason: str | None = Field(default=None, max_length=20_000)
+    finished_by: str = Field(default="", description="The service that decided the outcome.")
 
 
 class CancelRequested(Envelope):

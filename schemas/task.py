@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pydantic import Field
 
 from schemas.envelope import EventModel
 from schemas.plan import Plan
 
-__all__ = ["TaskConstraints", "TaskRequest"]
+__all__ = ["TaskConstraints", "TaskContext", "TaskRequest"]
 
 
 class TaskConstraints(EventModel):
@@ -22,3 +24,16 @@ class TaskRequest(EventModel):
     description: str = Field(min_length=1, max_length=20_000)
     constraints: TaskConstraints = Field(default_factory=TaskConstraints)
     plan: Plan | None = Field(default=None, description="An explicit plan; the planner validates it.")
+
+
+class TaskContext(EventModel):
+    """What every stage needs to know about its task, carried on the events so no stage reads another's state."""
+
+    request: TaskRequest
+    submitted_at: datetime
+    deadline: datetime
+
+    @classmethod
+    def starting(cls, request: TaskRequest, submitted_at: datetime) -> TaskContext:
+        deadline = submitted_at + timedelta(seconds=request.constraints.max_duration_s)
+        return cls(request=request, submitted_at=submitted_at, deadline=deadline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from schemas import (
     StepResult,
     StepStatus,
     TaskConstraints,
+    TaskContext,
     TaskFinished,
     TaskRequest,
     TaskSubmitted,
@@ -42,18 +44,26 @@ PLAN = Plan(
     rationale="analyse, then summarise",
 )
 
+REQUEST = TaskRequest(
+    description="call sequence from main() to process_data()",
+    constraints=TaskConstraints(max_duration_s=60, allowed_tools=["code_analyzer"], max_iterations=2),
+    plan=PLAN,
+)
+CONTEXT = TaskContext.starting(REQUEST, datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+RESULTS = [
+    StepResult(step_id="graph", tool="code_analyzer", status=StepStatus.SUCCEEDED, output={"paths": []}),
+    StepResult(step_id="summary", tool="ai_tool", status=StepStatus.FAILED, error="no provider"),
+]
+
 EXAMPLES: list[Envelope] = [
-    TaskSubmitted(
-        task_id="t-1",
-        tenant="acme",
-        request=TaskRequest(
-            description="call sequence from main() to process_data()",
-            constraints=TaskConstraints(max_duration_s=60, allowed_tools=["code_analyzer"], max_iterations=2),
-            plan=PLAN,
-        ),
-    ),
+    TaskSubmitted(task_id="t-1", tenant="acme", request=REQUEST),
     PlanCreated(
-        task_id="t-1", iteration=1, plan=PLAN, planner="gemini:gemini-2.5-pro", usage=Usage(llm_calls=1)
+        context=CONTEXT,
+        task_id="t-1",
+        iteration=1,
+        plan=PLAN,
+        planner="gemini:gemini-2.5-pro",
+        usage=Usage(llm_calls=1),
     ),
     StepProgressed(
         task_id="t-1",
@@ -65,17 +75,15 @@ EXAMPLES: list[Envelope] = [
         steps_total=2,
         steps_done=1,
     ),
-    ExecutionCompleted(
+    ExecutionCompleted(task_id="t-1", context=CONTEXT, plan=PLAN, results=RESULTS),
+    ReviewCompleted(
         task_id="t-1",
+        context=CONTEXT,
         plan=PLAN,
-        results=[
-            StepResult(
-                step_id="graph", tool="code_analyzer", status=StepStatus.SUCCEEDED, output={"paths": []}
-            ),
-            StepResult(step_id="summary", tool="ai_tool", status=StepStatus.FAILED, error="no provider"),
-        ],
+        results=RESULTS,
+        verdict=Verdict.REVISE,
+        feedback="add the callers",
     ),
-    ReviewCompleted(task_id="t-1", verdict=Verdict.REVISE, feedback="add the callers", final_result=None),
     TaskFinished(task_id="t-1", status=FinalStatus.SUCCEEDED, result={"sequence": ["main", "process_data"]}),
     CancelRequested(task_id="t-1", reason="changed my mind"),
 ]
@@ -199,3 +207,7 @@ def test_usage_adds_up() -> None:
         llm_calls=2, tokens_in=1, tokens_out=1, cost_usd=0.5
     )
     assert total == Usage(llm_calls=3, tokens_in=11, tokens_out=6, cost_usd=0.75)
+
+
+def test_context_deadline_is_submission_plus_max_duration() -> None:
+    assert CONTEXT.deadline == datetime(2026, 11, 21, 12, 1, tzinfo=UTC)
