@@ -9,6 +9,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from troupe.settings import Settings
 
@@ -16,14 +17,18 @@ __all__ = ["ensure_topics", "make_broker"]
 
 
 def make_broker(settings: Settings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
-    """A broker that publishes with acks=all and idempotence, so a retried send is never written twice."""
+    """A broker that publishes with acks=all and idempotence, so a retried send is never written twice.
+
+    Its telemetry middleware opens a span per publish and consume and carries the trace context in the
+    `traceparent` header, which is what joins a task's work across services into one trace.
+    """
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=settings.kafka_request_timeout_ms,
-        middlewares=tuple(middlewares),
+        middlewares=(KafkaTelemetryMiddleware(), *middlewares),
         logger=logging.getLogger(f"troupe.{settings.service_name}.kafka"),
     )
 
