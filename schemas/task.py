@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from schemas.envelope import EventModel
-from schemas.plan import Plan
+from schemas.plan import Plan, Usage
 
 __all__ = ["TaskConstraints", "TaskContext", "TaskRequest"]
 
@@ -18,6 +18,8 @@ class TaskConstraints(EventModel):
         default=None, description="Tools the plan may use; null allows every registered tool."
     )
     max_iterations: int = Field(default=3, ge=1, le=20, description="Plan -> Execute -> Review rounds.")
+    max_llm_tokens: int | None = Field(default=None, ge=1, description="Token budget over all LLM calls.")
+    max_cost_usd: float | None = Field(default=None, gt=0, description="Estimated cost budget in USD.")
 
 
 class TaskRequest(EventModel):
@@ -32,6 +34,10 @@ class TaskContext(EventModel):
     request: TaskRequest
     submitted_at: datetime
     deadline: datetime
+    spent: Usage = Field(default_factory=Usage, description="LLM usage of the task before this event.")
+
+    def after(self, usage: Usage) -> TaskContext:
+        return self.model_copy(update={"spent": self.spent + usage})
 
     @classmethod
     def starting(cls, request: TaskRequest, submitted_at: datetime) -> TaskContext:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,11 +34,26 @@ class Settings(BaseSettings):
     # aiokafka waits up to 500 ms for a fetch to fill by default; every pipeline hop would pay it.
     kafka_fetch_max_wait_ms: int = Field(default=25, ge=0, le=10_000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    # Partitions bound how many tasks a consumer group works on at once; workers are consumers per process.
+    kafka_partitions: int = Field(default=8, ge=1, le=1_000)
+    kafka_consumer_workers: int = Field(default=4, ge=1, le=64)
+    # A handler that keeps failing is retried this often, then dead-lettered so the partition moves on.
+    handler_max_attempts: int = Field(default=5, ge=1, le=100)
     mongodb_timeout_ms: int = Field(default=5_000, ge=100)
     otlp_endpoint: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TROUPE_OTLP_ENDPOINT"),
     )
+
+    @classmethod
+    def for_service(cls, name: str) -> Self:
+        """Settings for one service: its name, unless TROUPE_SERVICE_NAME says otherwise."""
+        settings = cls()
+        return (
+            settings
+            if "service_name" in settings.model_fields_set
+            else settings.model_copy(update={"service_name": name})
+        )
 
     @property
     def topics(self) -> Topics:

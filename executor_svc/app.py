@@ -1,0 +1,72 @@
+"""The executor's composition root."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from executor_svc.deps import SERVICE, ExecutorDeps
+from executor_svc.execute_plan import execute_plan
+from executor_svc.settings import ExecutorSettings
+from executor_svc.step_runner import ToolRunner
+from executor_svc.stop_steps import stop_steps
+from executor_svc.toolbox_runner import ToolboxRunner
+from schemas import CancelRequested, InvalidEvent, PlanCreated, decode_event
+from toolbox import ToolContext, ToolSettings, build_registry
+from troupe.consuming import subscribe_events
+from troupe.llm.config import LLMSettings
+from troupe.llm.roles import ai_tool_completer
+from troupe.llm.wiring import create_router
+from troupe.service import create_runtime, create_worker_app, group_name
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: ExecutorSettings) -> FastStream:
+    runtime = create_runtime(settings)
+    router = create_router(LLMSettings())
+    registry = build_registry(ToolSettings(), complete=ai_tool_completer(router))
+    read_only = tuple(root.resolve() for root in settings.executor_read_only_roots)
+
+    def tools_for(event: PlanCreated) -> ToolRunner:
+        workspace = (settings.executor_workspace_root / event.task_id).resolve()
+        workspace.mkdir(parents=True, exist_ok=True)
+        return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
+
+    deps = ExecutorDeps(
+        ledger=runtime.ledger,
+        publisher=runtime.publisher,
+        tools_for=tools_for,
+        max_parallel_steps=settings.executor_max_parallel_steps,
+    )
+
+    async def on_plan_created(event: PlanCreated) -> None:
+        await execute_plan(event, deps)
+
+    subscribe_events(
+        runtime.broker,
+        settings,
+        settings.topics.plan_created,
+        group=group_name(settings, SERVICE),
+        handler=on_plan_created,
+        expected=(PlanCreated,),
+        dead_letters=runtime.dead_letters,
+    )
+
+    # No consumer group: every replica must hear every cancel, since any of them may run the task.
+    @runtime.broker.subscriber(
+        settings.topics.cancel_requested,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    async def on_cancel_requested(message: KafkaMessage) -> None:
+        try:
+            event = decode_event(message.body)
+        except InvalidEvent:
+            return  # the planner, which owns this topic's consumer group, dead-letters it
+        if isinstance(event, CancelRequested):
+            await stop_steps(event, deps)
+
+    return create_worker_app(runtime)

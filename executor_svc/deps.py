@@ -1,0 +1,26 @@
+"""What the executor's handlers need, named; app.py builds the real ones, tests hand in fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from executor_svc.running_tasks import RunningTasks
+from executor_svc.step_runner import ToolRunner
+from schemas import PlanCreated
+from troupe.ledger import Ledger
+from troupe.publishing import EventPublisher
+
+__all__ = ["SERVICE", "ExecutorDeps"]
+
+SERVICE = "executor"
+
+
+@dataclass(frozen=True)
+class ExecutorDeps:
+    ledger: Ledger
+    publisher: EventPublisher
+    # Tools are bound per plan: each task gets its own workspace.
+    tools_for: Callable[[PlanCreated], ToolRunner]
+    max_parallel_steps: int = 4
+    running: RunningTasks = field(default_factory=RunningTasks)

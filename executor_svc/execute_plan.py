@@ -1,0 +1,91 @@
+"""On plan created: run the steps, report each one, then publish all results once."""
+
+from __future__ import annotations
+
+from executor_svc.deps import SERVICE, ExecutorDeps
+from executor_svc.running_tasks import TaskStopped
+from executor_svc.step_runner import run_steps
+from schemas import (
+    ExecutionCompleted,
+    FinalStatus,
+    PlanCreated,
+    PlanStep,
+    StepPhase,
+    StepProgressed,
+    StepResult,
+    deterministic_event_id,
+    utc_now,
+)
+from troupe.ledger import stage_key
+from troupe.stages import emit_once, finish, is_finished
+
+__all__ = ["execute_plan"]
+
+
+async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
+    key = stage_key("execute", event.task_id, event.iteration)
+    if await is_finished(deps.ledger, event.task_id):
+        return
+    if (done := await deps.ledger.find(key)) is not None:
+        await deps.publisher.publish(done)
+        return
+    remaining_s = (event.context.deadline - utc_now()).total_seconds()
+    if remaining_s <= 0:
+        await finish(
+            deps.ledger,
+            deps.publisher,
+            event,
+            FinalStatus.TIMED_OUT,
+            by=SERVICE,
+            reason="deadline passed before execution",
+        )
+        return
+    done_count = 0
+
+    async def report(step: PlanStep, result: StepResult | None) -> None:
+        nonlocal done_count
+        done_count += result is not None
+        await deps.publisher.publish(_progress(event, step, result, done_count))
+
+    work = run_steps(event.plan, deps.tools_for(event), report, deps.max_parallel_steps)
+    try:
+        results = await deps.running.run(event.task_id, work, remaining_s)
+    except TaskStopped:
+        return  # cancelled on request: the planner records the outcome
+    except TimeoutError:
+        reason = (
+            f"deadline passed during execution ({event.context.request.constraints.max_duration_s} s allowed)"
+        )
+        await finish(deps.ledger, deps.publisher, event, FinalStatus.TIMED_OUT, by=SERVICE, reason=reason)
+        return
+    completed = ExecutionCompleted(
+        event_id=deterministic_event_id(event.task_id, "execute", event.iteration),
+        task_id=event.task_id,
+        tenant=event.tenant,
+        iteration=event.iteration,
+        causation_id=event.event_id,
+        context=event.context,
+        plan=event.plan,
+        results=results,
+    )
+    await emit_once(deps.ledger, deps.publisher, key, completed)
+
+
+def _progress(event: PlanCreated, step: PlanStep, result: StepResult | None, done: int) -> StepProgressed:
+    phase = StepPhase.STARTED if result is None else StepPhase.FINISHED
+    return StepProgressed(
+        event_id=deterministic_event_id(event.task_id, "step", event.iteration, step.id, phase.value),
+        task_id=event.task_id,
+        tenant=event.tenant,
+        iteration=event.iteration,
+        causation_id=event.event_id,
+        step_id=step.id,
+        tool=step.tool,
+        phase=phase,
+        status=result.status if result else None,
+        output_summary=result.output_summary if result else "",
+        error=result.error if result else None,
+        duration_ms=result.duration_ms if result else 0,
+        steps_total=len(event.plan.steps),
+        steps_done=done,
+    )

@@ -1,0 +1,19 @@
+"""The executor's own settings (TROUPE_EXECUTOR_*), on top of the shared ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from troupe.settings import Settings
+
+__all__ = ["ExecutorSettings"]
+
+
+class ExecutorSettings(Settings):
+    # Each task gets a fresh writable workspace below this folder.
+    executor_workspace_root: Path = Path(".troupe/workspaces")
+    # Folders every task may read (the code_analyzer's projects, for instance); nothing here is writable.
+    executor_read_only_roots: list[Path] = Field(default_factory=lambda: [Path.cwd()])
+    executor_max_parallel_steps: int = Field(default=4, ge=1, le=64)

@@ -1,0 +1,22 @@
+"""What the planner's handlers need, named; app.py builds the real ones, tests hand in fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner_svc.plan_writer import PlanWriter
+from toolbox import ToolSpec
+from troupe.ledger import Ledger
+from troupe.publishing import EventPublisher
+
+__all__ = ["PlannerDeps"]
+
+SERVICE = "planner"
+
+
+@dataclass(frozen=True)
+class PlannerDeps:
+    ledger: Ledger
+    publisher: EventPublisher
+    writer: PlanWriter
+    tools: dict[str, ToolSpec]

@@ -1,0 +1,14 @@
+"""On task submitted: plan the first iteration."""
+
+from __future__ import annotations
+
+from planner_svc.deps import PlannerDeps
+from planner_svc.planning import plan_iteration
+from schemas import TaskContext, TaskSubmitted
+
+__all__ = ["plan_task"]
+
+
+async def plan_task(event: TaskSubmitted, deps: PlannerDeps) -> None:
+    context = TaskContext.starting(event.request, submitted_at=event.occurred_at)
+    await plan_iteration(event, context, iteration=1, revision=None, deps=deps)

@@ -1,0 +1,63 @@
+"""The planning step shared by first plans and revisions: get a draft, validate it, emit it once."""
+
+from __future__ import annotations
+
+from planner_svc.deps import SERVICE, PlannerDeps
+from planner_svc.plan_writer import Draft, PlanningFailed, Revision
+from planner_svc.validation import plan_problems
+from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage, deterministic_event_id
+from troupe.ledger import stage_key
+from troupe.stages import emit_once, finish, is_finished, past_deadline
+
+__all__ = ["plan_iteration"]
+
+
+async def plan_iteration(
+    cause: Envelope, context: TaskContext, iteration: int, revision: Revision | None, deps: PlannerDeps
+) -> None:
+    key = stage_key("plan", cause.task_id, iteration)
+    if await is_finished(deps.ledger, cause.task_id):
+        return
+    if (done := await deps.ledger.find(key)) is not None:
+        await deps.publisher.publish(done)  # redelivered input: repeat the recorded output, nothing new
+        return
+    if past_deadline(context):
+        await finish(
+            deps.ledger,
+            deps.publisher,
+            cause,
+            FinalStatus.TIMED_OUT,
+            by=SERVICE,
+            reason="deadline passed before planning",
+        )
+        return
+    try:
+        draft = await _draft(cause.task_id, context, revision, deps)
+    except PlanningFailed as exc:
+        await finish(deps.ledger, deps.publisher, cause, FinalStatus.FAILED, by=SERVICE, reason=exc.reason)
+        return
+    problems = plan_problems(draft.plan, deps.tools, context.request.constraints.allowed_tools)
+    if problems:
+        reason = f"the plan from {draft.author} is not executable: " + "; ".join(problems)
+        await finish(deps.ledger, deps.publisher, cause, FinalStatus.FAILED, by=SERVICE, reason=reason)
+        return
+    event = PlanCreated(
+        event_id=deterministic_event_id(cause.task_id, "plan", iteration),
+        task_id=cause.task_id,
+        tenant=cause.tenant,
+        iteration=iteration,
+        causation_id=cause.event_id,
+        context=context.after(draft.usage),
+        plan=draft.plan,
+        planner=draft.author,
+        revision_feedback=revision.feedback if revision else None,
+        usage=draft.usage,
+    )
+    await emit_once(deps.ledger, deps.publisher, key, event)
+
+
+async def _draft(task_id: str, context: TaskContext, revision: Revision | None, deps: PlannerDeps) -> Draft:
+    explicit = context.request.plan
+    if explicit is not None and revision is None:
+        return Draft(explicit, "explicit", Usage())
+    return await deps.writer.write(task_id, context, revision)

@@ -1,0 +1,22 @@
+"""On review completed with verdict revise: plan the next iteration from the review's feedback and results."""
+
+from __future__ import annotations
+
+from planner_svc.deps import PlannerDeps
+from planner_svc.plan_writer import Revision
+from planner_svc.planning import plan_iteration
+from schemas import ReviewCompleted, Verdict
+
+__all__ = ["revise_plan"]
+
+
+async def revise_plan(event: ReviewCompleted, deps: PlannerDeps) -> None:
+    # The reviewer ends the task when the budget is spent; checking here too keeps a late or duplicate
+    # review from starting an iteration the task may not have.
+    if (
+        event.verdict is not Verdict.REVISE
+        or event.iteration >= event.context.request.constraints.max_iterations
+    ):
+        return
+    revision = Revision(event.feedback, event.plan, event.results)
+    await plan_iteration(event, event.context, iteration=event.iteration + 1, revision=revision, deps=deps)

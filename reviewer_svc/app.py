@@ -1,0 +1,60 @@
+"""The reviewer's composition root."""
+
+from __future__ import annotations
+
+from faststream import FastStream
+from pydantic import JsonValue
+
+from reviewer_svc.deps import SERVICE, ReviewerDeps
+from reviewer_svc.judge import RouterJudge
+from reviewer_svc.review_execution import review_execution
+from schemas import ExecutionCompleted
+from toolbox import ToolError, ToolSettings, build_registry, check_result
+from troupe.consuming import subscribe_events
+from troupe.llm.cache import MongoCache
+from troupe.llm.config import LLMSettings
+from troupe.llm.wiring import create_router
+from troupe.service import create_runtime, create_worker_app, group_name
+from troupe.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> FastStream:
+    runtime = create_runtime(settings)
+    llm_settings = LLMSettings()
+    cache = MongoCache(runtime.database[llm_settings.cache_collection])
+    specs = {spec.name: spec for spec in build_registry(ToolSettings()).specs()}
+
+    def output_ok(tool: str, output: JsonValue) -> bool:
+        """Whether a step's output has its tool's declared result form (the offline reviewer asks)."""
+        if tool not in specs or not isinstance(output, dict):
+            return False
+        try:
+            check_result(specs[tool], output)
+        except ToolError:
+            return False
+        return True
+
+    deps = ReviewerDeps(
+        ledger=runtime.ledger,
+        publisher=runtime.publisher,
+        judge=RouterJudge(create_router(llm_settings, cache=cache), output_ok),
+    )
+
+    async def on_execution_completed(event: ExecutionCompleted) -> None:
+        await review_execution(event, deps)
+
+    async def prepare_cache() -> None:
+        await cache.ensure_indexes()
+
+    subscribe_events(
+        runtime.broker,
+        settings,
+        settings.topics.execution_completed,
+        group=group_name(settings, SERVICE),
+        handler=on_execution_completed,
+        expected=(ExecutionCompleted,),
+        dead_letters=runtime.dead_letters,
+    )
+    return create_worker_app(runtime, on_startup=[prepare_cache])

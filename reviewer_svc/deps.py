@@ -1,0 +1,20 @@
+"""What the reviewer's handler needs, named; app.py builds the real ones, tests hand in fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reviewer_svc.judge import Judge
+from troupe.ledger import Ledger
+from troupe.publishing import EventPublisher
+
+__all__ = ["SERVICE", "ReviewerDeps"]
+
+SERVICE = "reviewer"
+
+
+@dataclass(frozen=True)
+class ReviewerDeps:
+    ledger: Ledger
+    publisher: EventPublisher
+    judge: Judge

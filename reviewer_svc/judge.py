@@ -1,0 +1,83 @@
+"""Where verdicts come from: the LLM router's reviewer role, behind a narrow interface."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import JsonValue
+
+from schemas import Plan, StepResult, TaskContext, Usage, Verdict
+from troupe.llm.budget import Budget
+from troupe.llm.errors import LLMError
+from troupe.llm.offline import OutputCheck
+from troupe.llm.roles import review_results
+from troupe.llm.router import LLMRouter
+
+__all__ = ["FunctionJudge", "Judge", "Judgement", "ReviewFailed", "RouterJudge"]
+
+
+class ReviewFailed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    feedback: str
+    final_result: JsonValue
+    author: str
+    usage: Usage
+
+
+class Judge(Protocol):
+    async def review(
+        self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+    ) -> Judgement: ...
+
+
+class RouterJudge:
+    def __init__(self, router: LLMRouter, output_ok: OutputCheck | None = None) -> None:
+        self._router = router
+        self._output_ok = output_ok
+
+    async def review(
+        self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+    ) -> Judgement:
+        limits = context.request.constraints
+        budget = Budget(
+            max_tokens=limits.max_llm_tokens, max_cost_usd=limits.max_cost_usd, spent=context.spent
+        )
+        try:
+            answer = await review_results(
+                self._router,
+                context.request.description,
+                plan,
+                results,
+                output_ok=self._output_ok,
+                task_id=task_id,
+                budget=budget,
+            )
+        except LLMError as exc:
+            raise ReviewFailed(f"no review: {exc.reason}") from exc
+        review = answer.parsed
+        if review is None:  # pragma: no cover - the router always parses when given a schema
+            raise ReviewFailed("no review: the reviewer's answer could not be read")
+        return Judgement(
+            review.verdict, review.feedback, review.final_result, answer.answered_by, answer.usage
+        )
+
+
+class FunctionJudge:
+    """A fake from a plain function, for tests."""
+
+    def __init__(self, review: Callable[[Plan, Sequence[StepResult]], Awaitable[Judgement]]) -> None:
+        self._review = review
+
+    async def review(
+        self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+    ) -> Judgement:
+        return await self._review(plan, results)

@@ -1,0 +1,63 @@
+"""On execution completed: get a verdict, publish it once, and end the task when the verdict is final."""
+
+from __future__ import annotations
+
+from reviewer_svc.deps import SERVICE, ReviewerDeps
+from reviewer_svc.judge import ReviewFailed
+from reviewer_svc.outcome import outcome_of
+from schemas import ExecutionCompleted, FinalStatus, ReviewCompleted, deterministic_event_id
+from troupe.ledger import stage_key
+from troupe.stages import emit_once, finish, is_finished, past_deadline
+
+__all__ = ["review_execution"]
+
+
+async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> None:
+    key = stage_key("review", event.task_id, event.iteration)
+    if await is_finished(deps.ledger, event.task_id):
+        return
+    review = await deps.ledger.find(key)
+    if review is None:
+        if past_deadline(event.context):
+            await finish(
+                deps.ledger,
+                deps.publisher,
+                event,
+                FinalStatus.TIMED_OUT,
+                by=SERVICE,
+                reason="deadline passed before review",
+            )
+            return
+        try:
+            judgement = await deps.judge.review(event.task_id, event.context, event.plan, event.results)
+        except ReviewFailed as exc:
+            await finish(
+                deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=exc.reason
+            )
+            return
+        review = ReviewCompleted(
+            event_id=deterministic_event_id(event.task_id, "review", event.iteration),
+            task_id=event.task_id,
+            tenant=event.tenant,
+            iteration=event.iteration,
+            causation_id=event.event_id,
+            context=event.context.after(judgement.usage),
+            plan=event.plan,
+            results=event.results,
+            verdict=judgement.verdict,
+            feedback=judgement.feedback,
+            final_result=judgement.final_result,
+            reviewer=judgement.author,
+            usage=judgement.usage,
+        )
+    stored = await emit_once(deps.ledger, deps.publisher, key, review)
+    assert isinstance(stored, ReviewCompleted)
+    limit = stored.context.request.constraints.max_iterations
+    status = outcome_of(stored.verdict, stored.iteration, limit)
+    if status is FinalStatus.SUCCEEDED:
+        await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, result=stored.final_result)
+    elif status is FinalStatus.BUDGET_EXHAUSTED:
+        reason = f"still not approved after {limit} iterations; last review: {stored.feedback}"
+        await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=reason)
+    elif status is not None:
+        await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=stored.feedback)

@@ -1,0 +1,96 @@
+"""Subscribing a handler to a topic with Troupe's delivery rules.
+
+- The raw bytes are decoded with the schemas codec, so a refusal names its reason.
+- A payload that is not a valid event for this topic, or not keyed by its task id, is dead-lettered and
+  committed: it never blocks the partition.
+- A handler that raises is retried (the offset is not committed, so Kafka redelivers it) with a growing
+  pause, and dead-lettered after `handler_max_attempts`, again so the partition moves on.
+- The offset is committed only after the handler returns, i.e. after its output was published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from schemas import Envelope, InvalidEvent, decode_event
+from troupe.dead_letters import DeadLetterSink, RefusedMessage
+from troupe.logs import get_logger
+from troupe.settings import Settings
+
+__all__ = ["Handler", "read_event", "subscribe_events"]
+
+E = TypeVar("E", bound=Envelope)
+Handler = Callable[[E], Awaitable[None]]
+log = get_logger(__name__)
+
+
+def read_event(message: RefusedMessage, expected: tuple[type[E], ...]) -> E:
+    """The event in a message, or InvalidEvent saying why it cannot be accepted on this topic."""
+    event = decode_event(message.value)
+    if not isinstance(event, expected):
+        names = ", ".join(cls.model_fields["type"].default for cls in expected)
+        raise InvalidEvent(f"a {event.type} event does not belong on {message.topic} (expects {names})")
+    if message.key != event.task_id.encode():
+        raise InvalidEvent(
+            f"message key {message.key!r} must be the event's task id {event.task_id!r}, "
+            "so that a task's events share a partition"
+        )
+    return event
+
+
+def _backoff_s(attempt: int) -> float:
+    return float(min(0.2 * 2 ** (attempt - 1), 5.0))
+
+
+def subscribe_events(
+    broker: KafkaBroker,
+    settings: Settings,
+    topic: str,
+    *,
+    group: str,
+    handler: Callable[[E], Awaitable[None]],
+    expected: tuple[type[E], ...],
+    dead_letters: DeadLetterSink,
+) -> None:
+    attempts: dict[tuple[int, int], int] = {}
+
+    @broker.subscriber(
+        topic,
+        group_id=group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_workers=settings.kafka_consumer_workers,
+    )
+    async def consume(message: KafkaMessage) -> None:
+        record: Any = message.raw_message  # one ConsumerRecord: these subscribers are not batching
+        refused = RefusedMessage(
+            record.topic, record.partition, record.offset, record.key, record.value or b""
+        )
+        try:
+            event = read_event(refused, expected)
+        except InvalidEvent as exc:
+            log.warning("event.refused", topic=topic, offset=record.offset, reason=exc.reason)
+            await dead_letters.send(refused, exc.reason)
+            return
+        where = (record.partition, record.offset)
+        try:
+            await handler(event)
+        except Exception as exc:
+            attempt = attempts[where] = attempts.get(where, 0) + 1
+            if attempt >= settings.handler_max_attempts:
+                attempts.pop(where, None)
+                reason = f"handler failed {attempt} times, last with {type(exc).__name__}: {exc}"
+                log.error("event.dead_lettered", task_id=event.task_id, reason=reason)
+                await dead_letters.send(refused, reason)
+                return
+            log.warning("event.retry", task_id=event.task_id, attempt=attempt, error=repr(exc))
+            await asyncio.sleep(_backoff_s(attempt))
+            raise
+        attempts.pop(where, None)

@@ -1,0 +1,77 @@
+"""The parts every worker service is built from, and the FastStream app that runs them.
+
+Nothing connects when these are created: Kafka connects when the app starts, MongoDB on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from troupe.db import Document, make_client, make_database
+from troupe.dead_letters import KafkaDeadLetters
+from troupe.kafka import ensure_topics, make_broker
+from troupe.ledger import MongoLedger
+from troupe.logs import configure_logging, get_logger
+from troupe.publishing import KafkaEventPublisher
+from troupe.settings import Settings
+from troupe.telemetry import configure_tracing
+
+__all__ = ["Runtime", "create_runtime", "create_worker_app", "group_name"]
+
+log = get_logger(__name__)
+
+
+def group_name(settings: Settings, role: str) -> str:
+    """Consumer groups live under the topic prefix, so two deployments on one cluster never share one."""
+    return f"{settings.topic_prefix}.{role}"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    database: AsyncDatabase[Document]
+    ledger: MongoLedger
+    publisher: KafkaEventPublisher
+    dead_letters: KafkaDeadLetters
+
+
+def create_runtime(settings: Settings) -> Runtime:
+    broker = make_broker(settings)
+    mongo = make_client(settings)
+    database = make_database(mongo, settings)
+    return Runtime(
+        settings=settings,
+        broker=broker,
+        mongo=mongo,
+        database=database,
+        ledger=MongoLedger(database),
+        publisher=KafkaEventPublisher(broker, settings.topics),
+        dead_letters=KafkaDeadLetters(broker, settings.topics.dead_letter, settings.service_name),
+    )
+
+
+def create_worker_app(
+    runtime: Runtime, on_startup: Sequence[Callable[[], Awaitable[None]]] = ()
+) -> FastStream:
+    settings = runtime.settings
+
+    async def prepare() -> None:
+        configure_logging(settings.log_level, settings.log_json)
+        configure_tracing(settings)
+        await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
+        for step in on_startup:
+            await step()
+        log.info("service.starting", service=settings.service_name, kafka=settings.kafka_bootstrap_servers)
+
+    async def close() -> None:
+        await runtime.mongo.close()
+
+    return FastStream(runtime.broker, on_startup=[prepare], after_shutdown=[close])

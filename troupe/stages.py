@@ -1,0 +1,54 @@
+"""What every stage of the pipeline does the same way: emit its output once, end a task once, and check
+whether a task is still worth working on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import JsonValue
+
+from schemas import Envelope, FinalStatus, TaskContext, TaskFinished, deterministic_event_id, utc_now
+from troupe.ledger import Ledger, finished_key
+from troupe.publishing import EventPublisher
+
+__all__ = ["emit_once", "finish", "is_finished", "past_deadline"]
+
+
+async def emit_once(ledger: Ledger, publisher: EventPublisher, key: str, event: Envelope) -> Envelope:
+    """Persist, then publish: whatever is recorded first under `key` is what goes out, every time."""
+    stored = await ledger.record_once(key, event)
+    await publisher.publish(stored)
+    return stored
+
+
+async def finish(
+    ledger: Ledger,
+    publisher: EventPublisher,
+    cause: Envelope,
+    status: FinalStatus,
+    *,
+    by: str,
+    reason: str | None = None,
+    result: JsonValue = None,
+) -> Envelope:
+    """End the task. Only the first outcome recorded counts; a later one republishes the first."""
+    event = TaskFinished(
+        event_id=deterministic_event_id(cause.task_id, "finished"),
+        task_id=cause.task_id,
+        tenant=cause.tenant,
+        iteration=cause.iteration,
+        causation_id=cause.event_id,
+        status=status,
+        result=result,
+        reason=reason,
+        finished_by=by,
+    )
+    return await emit_once(ledger, publisher, finished_key(cause.task_id), event)
+
+
+async def is_finished(ledger: Ledger, task_id: str) -> bool:
+    return await ledger.find(finished_key(task_id)) is not None
+
+
+def past_deadline(context: TaskContext, now: datetime | None = None) -> bool:
+    return (now or utc_now()) >= context.deadline
