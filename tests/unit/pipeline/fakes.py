@@ -1,0 +1,28 @@
+"""Builders shared by the pipeline's handler tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas import Plan, PlanStep, TaskConstraints, TaskContext, TaskRequest, TaskSubmitted, utc_now
+
+
+def math_plan(*expressions: str) -> Plan:
+    return Plan(
+        steps=[PlanStep(id=f"s{i}", tool="math", args={"expression": e}) for i, e in enumerate(expressions)]
+    )
+
+
+def submitted(task_id: str = "t-1", plan: Plan | None = None, **constraints: object) -> TaskSubmitted:
+    request = TaskRequest(
+        description="evaluate things", constraints=TaskConstraints(**constraints), plan=plan
+    )  # type: ignore[arg-type]
+    return TaskSubmitted(task_id=task_id, tenant="acme", request=request)
+
+
+def context(max_iterations: int = 3, expired: bool = False) -> TaskContext:
+    request = TaskRequest(
+        description="evaluate things", constraints=TaskConstraints(max_iterations=max_iterations)
+    )
+    start = utc_now() - (timedelta(hours=1) if expired else timedelta(0))
+    return TaskContext.starting(request, submitted_at=start)

@@ -1,0 +1,143 @@
+"""The executor's step runner and handler with fake tools."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from pydantic import JsonValue
+
+from executor_svc.deps import ExecutorDeps
+from executor_svc.execute_plan import execute_plan
+from executor_svc.running_tasks import RunningTasks
+from executor_svc.step_runner import StepFailed, ToolRunner, run_steps
+from executor_svc.stop_steps import stop_steps
+from schemas import (
+    CancelRequested,
+    ExecutionCompleted,
+    FinalStatus,
+    Plan,
+    PlanCreated,
+    PlanStep,
+    StepPhase,
+    StepProgressed,
+    StepResult,
+    StepStatus,
+    TaskFinished,
+)
+from tests.unit.pipeline.fakes import context
+from troupe.ledger import InMemoryLedger
+from troupe.publishing import RecordingPublisher
+
+
+class FakeTools:
+    """Echoes its arguments; `fail` names steps' expressions that fail; `delay` slows every call."""
+
+    def __init__(self, fail: set[str] | None = None, delay: float = 0.0) -> None:
+        self.fail = fail or set()
+        self.delay = delay
+        self.calls: list[Mapping[str, JsonValue]] = []
+        self.running = 0
+        self.most_at_once = 0
+
+    async def run(self, tool: str, args: Mapping[str, JsonValue]) -> JsonValue:
+        self.calls.append(args)
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await asyncio.sleep(self.delay)
+            if args.get("expression") in self.fail:
+                raise StepFailed(f"math: cannot evaluate {args['expression']}")
+            return {"value": args.get("expression")}
+        finally:
+            self.running -= 1
+
+
+def step(step_id: str, *deps: str, expression: str | None = None) -> PlanStep:
+    return PlanStep(
+        id=step_id, tool="math", args={"expression": expression or step_id}, depends_on=list(deps)
+    )
+
+
+async def no_progress(step: PlanStep, result: StepResult | None) -> None:
+    return None
+
+
+async def test_independent_steps_run_concurrently_within_the_bound() -> None:
+    tools = FakeTools(delay=0.05)
+    plan = Plan(steps=[step(f"s{i}") for i in range(6)])
+    results = await run_steps(plan, tools, no_progress, max_parallel=3)
+    assert [r.status for r in results] == [StepStatus.SUCCEEDED] * 6
+    assert tools.most_at_once == 3
+
+
+async def test_a_failed_step_is_a_result_and_its_dependents_are_skipped() -> None:
+    plan = Plan(steps=[step("a"), step("b", "a"), step("c")])
+    results = await run_steps(plan, FakeTools(fail={"a"}), no_progress)
+    assert [(r.step_id, r.status) for r in results] == [
+        ("a", StepStatus.FAILED),
+        ("b", StepStatus.SKIPPED),
+        ("c", StepStatus.SUCCEEDED),
+    ]
+    assert results[0].error == "math: cannot evaluate a"
+    assert results[1].error == "skipped: depends on a, which did not succeed"
+
+
+async def test_a_step_can_use_an_earlier_steps_output() -> None:
+    tools = FakeTools()
+    plan = Plan(
+        steps=[step("a", expression="6*7"), step("b", "a", expression="{{steps.a.output.value}} + 1")]
+    )
+    await run_steps(plan, tools, no_progress)
+    assert tools.calls[1] == {"expression": "6*7 + 1"}
+
+
+def plan_created(plan: Plan, expired: bool = False) -> PlanCreated:
+    return PlanCreated(task_id="t-1", iteration=1, context=context(expired=expired), plan=plan)
+
+
+def deps_with(tools: ToolRunner) -> tuple[ExecutorDeps, RecordingPublisher]:
+    publisher = RecordingPublisher()
+    return ExecutorDeps(InMemoryLedger(), publisher, lambda _: tools, running=RunningTasks()), publisher
+
+
+async def test_execution_reports_each_step_then_all_results() -> None:
+    deps, published = deps_with(FakeTools())
+    await execute_plan(plan_created(Plan(steps=[step("a"), step("b", "a")])), deps)
+    progress = published.of_type(StepProgressed)
+    assert [(p.step_id, p.phase, p.steps_done) for p in progress] == [
+        ("a", StepPhase.STARTED, 0),
+        ("a", StepPhase.FINISHED, 1),
+        ("b", StepPhase.STARTED, 1),
+        ("b", StepPhase.FINISHED, 2),
+    ]
+    [completed] = published.of_type(ExecutionCompleted)
+    assert [r.output for r in completed.results] == [{"value": "a"}, {"value": "b"}]
+
+
+async def test_a_redelivered_plan_is_not_executed_twice() -> None:
+    tools = FakeTools()
+    deps, published = deps_with(tools)
+    event = plan_created(Plan(steps=[step("a")]))
+    await execute_plan(event, deps)
+    await execute_plan(event, deps)
+    assert len(tools.calls) == 1
+    first, again = published.of_type(ExecutionCompleted)
+    assert first == again
+
+
+async def test_a_plan_past_its_deadline_ends_the_task_timed_out() -> None:
+    deps, published = deps_with(FakeTools())
+    await execute_plan(plan_created(Plan(steps=[step("a")]), expired=True), deps)
+    [finished] = published.of_type(TaskFinished)
+    assert finished.status is FinalStatus.TIMED_OUT
+
+
+async def test_cancel_stops_running_steps_and_publishes_no_results() -> None:
+    deps, published = deps_with(FakeTools(delay=30))
+    execution = asyncio.create_task(execute_plan(plan_created(Plan(steps=[step("a")])), deps))
+    await asyncio.sleep(0.05)
+    await stop_steps(CancelRequested(task_id="t-1"), deps)
+    async with asyncio.timeout(2):
+        await execution
+    assert published.of_type(ExecutionCompleted) == []

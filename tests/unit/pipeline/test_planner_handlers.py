@@ -1,0 +1,153 @@
+"""The planner's handlers with fakes: what they publish for each kind of input."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner_svc.cancel_task import cancel_task
+from planner_svc.deps import PlannerDeps
+from planner_svc.plan_task import plan_task
+from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, Revision
+from planner_svc.revise_plan import revise_plan
+from schemas import (
+    CancelRequested,
+    FinalStatus,
+    Plan,
+    PlanCreated,
+    PlanStep,
+    ReviewCompleted,
+    TaskContext,
+    TaskFinished,
+    Usage,
+    Verdict,
+)
+from tests.unit.pipeline.fakes import context, math_plan, submitted
+from toolbox import ToolSettings, build_registry
+from troupe.ledger import InMemoryLedger
+from troupe.publishing import RecordingPublisher
+
+TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
+
+
+class Scripted:
+    """A plan writer that returns its drafts in turn and remembers what it was asked."""
+
+    def __init__(self, *drafts: Draft | PlanningFailed) -> None:
+        self.drafts = list(drafts)
+        self.revisions: list[Revision | None] = []
+
+    async def __call__(self, context: TaskContext, revision: Revision | None) -> Draft:
+        self.revisions.append(revision)
+        draft = self.drafts.pop(0)
+        if isinstance(draft, PlanningFailed):
+            raise draft
+        return draft
+
+
+def deps_with(writer: Scripted) -> tuple[PlannerDeps, RecordingPublisher]:
+    publisher = RecordingPublisher()
+    return PlannerDeps(InMemoryLedger(), publisher, FunctionPlanWriter(writer), TOOLS), publisher
+
+
+async def test_a_submitted_task_gets_a_validated_first_plan() -> None:
+    writer = Scripted(Draft(math_plan("1+1"), "openai:gpt-4o", Usage(llm_calls=1, tokens_in=10)))
+    deps, published = deps_with(writer)
+    await plan_task(submitted(), deps)
+    [plan] = published.of_type(PlanCreated)
+    assert (plan.iteration, plan.planner, plan.tenant) == (1, "openai:gpt-4o", "acme")
+    assert plan.context.spent == Usage(llm_calls=1, tokens_in=10)
+
+
+async def test_an_explicit_plan_is_used_without_asking_the_writer() -> None:
+    writer = Scripted()
+    deps, published = deps_with(writer)
+    await plan_task(submitted(plan=math_plan("2*3")), deps)
+    assert published.of_type(PlanCreated)[0].planner == "explicit"
+    assert writer.revisions == []
+
+
+async def test_a_redelivered_submission_republishes_the_first_plan_and_asks_no_one() -> None:
+    writer = Scripted(Draft(math_plan("1"), "a", Usage()), Draft(math_plan("2"), "b", Usage()))
+    deps, published = deps_with(writer)
+    event = submitted()
+    await plan_task(event, deps)
+    await plan_task(event, deps)
+    first, again = published.of_type(PlanCreated)
+    assert first == again
+    assert len(writer.revisions) == 1
+
+
+async def test_a_plan_naming_an_unknown_tool_fails_the_task_with_the_reason() -> None:
+    bad = Plan(steps=[PlanStep(id="x", tool="teleport", args={})])
+    deps, published = deps_with(Scripted(Draft(bad, "gemini:gemini-2.5-pro", Usage())))
+    await plan_task(submitted(), deps)
+    [finished] = published.events
+    assert isinstance(finished, TaskFinished) and finished.status is FinalStatus.FAILED
+    assert "unknown tool 'teleport'" in (finished.reason or "")
+
+
+async def test_a_tool_the_task_does_not_allow_fails_the_task() -> None:
+    deps, published = deps_with(Scripted(Draft(math_plan("1"), "m", Usage())))
+    await plan_task(submitted(allowed_tools=["code_analyzer"]), deps)
+    [finished] = published.of_type(TaskFinished)
+    assert "which the task does not allow" in (finished.reason or "")
+
+
+async def test_invalid_tool_arguments_fail_the_task() -> None:
+    bad = Plan(steps=[PlanStep(id="x", tool="math", args={"expr": "1"})])
+    deps, published = deps_with(Scripted(Draft(bad, "m", Usage())))
+    await plan_task(submitted(), deps)
+    assert "step 'x': math: invalid arguments" in (published.of_type(TaskFinished)[0].reason or "")
+
+
+async def test_no_plan_from_the_llm_fails_the_task_saying_why() -> None:
+    deps, published = deps_with(Scripted(PlanningFailed("no plan: every provider failed")))
+    await plan_task(submitted(), deps)
+    [finished] = published.of_type(TaskFinished)
+    assert (finished.status, finished.reason) == (FinalStatus.FAILED, "no plan: every provider failed")
+
+
+def review(verdict: Verdict, iteration: int, max_iterations: int = 3) -> ReviewCompleted:
+    plan = math_plan("1")
+    return ReviewCompleted(
+        task_id="t-1",
+        iteration=iteration,
+        context=context(max_iterations),
+        plan=plan,
+        results=[],
+        verdict=verdict,
+        feedback="show your work",
+    )
+
+
+async def test_a_revise_verdict_plans_the_next_iteration_with_the_feedback() -> None:
+    writer = Scripted(Draft(math_plan("2"), "m", Usage()))
+    deps, published = deps_with(writer)
+    await revise_plan(review(Verdict.REVISE, iteration=1), deps)
+    [plan] = published.of_type(PlanCreated)
+    assert (plan.iteration, plan.revision_feedback) == (2, "show your work")
+    assert writer.revisions[0] is not None and writer.revisions[0].previous_plan == math_plan("1")
+
+
+@pytest.mark.parametrize(
+    ("verdict", "iteration"), [(Verdict.APPROVED, 1), (Verdict.FAILED, 1), (Verdict.REVISE, 3)]
+)
+async def test_no_revision_for_final_verdicts_or_a_spent_budget(verdict: Verdict, iteration: int) -> None:
+    deps, published = deps_with(Scripted())
+    await revise_plan(review(verdict, iteration), deps)
+    assert published.events == []
+
+
+async def test_cancel_ends_the_task_once_and_a_later_outcome_repeats_it() -> None:
+    deps, published = deps_with(Scripted())
+    await cancel_task(CancelRequested(task_id="t-1", reason="stop"), deps)
+    await cancel_task(CancelRequested(task_id="t-1", reason="again"), deps)
+    first, second = published.of_type(TaskFinished)
+    assert first == second and first.status is FinalStatus.CANCELLED and first.reason == "stop"
+
+
+async def test_a_finished_task_is_not_planned_again() -> None:
+    deps, published = deps_with(Scripted(Draft(math_plan("1"), "m", Usage())))
+    await cancel_task(CancelRequested(task_id="t-1"), deps)
+    await plan_task(submitted(), deps)
+    assert published.of_type(PlanCreated) == []

@@ -1,0 +1,114 @@
+"""The reviewer's handler and outcome rule with a fake judge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from reviewer_svc.deps import ReviewerDeps
+from reviewer_svc.judge import FunctionJudge, Judgement, ReviewFailed
+from reviewer_svc.outcome import outcome_of
+from reviewer_svc.review_execution import review_execution
+from schemas import (
+    ExecutionCompleted,
+    FinalStatus,
+    Plan,
+    ReviewCompleted,
+    StepResult,
+    StepStatus,
+    TaskFinished,
+    Usage,
+    Verdict,
+)
+from tests.unit.pipeline.fakes import context, math_plan
+from troupe.ledger import InMemoryLedger
+from troupe.publishing import RecordingPublisher
+
+
+@pytest.mark.parametrize(
+    ("verdict", "iteration", "expected"),
+    [
+        (Verdict.APPROVED, 1, FinalStatus.SUCCEEDED),
+        (Verdict.FAILED, 1, FinalStatus.FAILED),
+        (Verdict.REVISE, 1, None),
+        (Verdict.REVISE, 3, FinalStatus.BUDGET_EXHAUSTED),
+    ],
+)
+def test_outcome_of_a_verdict(verdict: Verdict, iteration: int, expected: FinalStatus | None) -> None:
+    assert outcome_of(verdict, iteration, max_iterations=3) is expected
+
+
+def completed(iteration: int = 1) -> ExecutionCompleted:
+    results = [StepResult(step_id="s0", tool="math", status=StepStatus.SUCCEEDED, output={"value": 2})]
+    return ExecutionCompleted(
+        task_id="t-1", iteration=iteration, context=context(), plan=math_plan("1+1"), results=results
+    )
+
+
+def deps_judging(*answers: Judgement | ReviewFailed) -> tuple[ReviewerDeps, RecordingPublisher, list[int]]:
+    queue, calls = list(answers), []
+
+    async def judge(plan: Plan, results: Sequence[StepResult]) -> Judgement:
+        calls.append(1)
+        answer = queue.pop(0)
+        if isinstance(answer, ReviewFailed):
+            raise answer
+        return answer
+
+    publisher = RecordingPublisher()
+    return ReviewerDeps(InMemoryLedger(), publisher, FunctionJudge(judge)), publisher, calls
+
+
+def judgement(verdict: Verdict, result: object = None) -> Judgement:
+    return Judgement(
+        verdict, f"verdict {verdict.value}", result, "gemini:gemini-2.5-flash", Usage(llm_calls=1)
+    )  # type: ignore[arg-type]
+
+
+async def test_approval_ends_the_task_succeeded_with_the_final_result() -> None:
+    deps, published, _ = deps_judging(judgement(Verdict.APPROVED, {"answer": 2}))
+    await review_execution(completed(), deps)
+    [review] = published.of_type(ReviewCompleted)
+    [finished] = published.of_type(TaskFinished)
+    assert review.verdict is Verdict.APPROVED and review.context.spent == Usage(llm_calls=1)
+    assert (finished.status, finished.result, finished.finished_by) == (
+        FinalStatus.SUCCEEDED,
+        {"answer": 2},
+        "reviewer",
+    )
+
+
+async def test_revise_within_budget_publishes_only_the_review() -> None:
+    deps, published, _ = deps_judging(judgement(Verdict.REVISE))
+    await review_execution(completed(iteration=1), deps)
+    assert [type(e) for e in published.events] == [ReviewCompleted]
+
+
+async def test_revise_on_the_last_iteration_ends_the_task_budget_exhausted() -> None:
+    deps, published, _ = deps_judging(judgement(Verdict.REVISE))
+    await review_execution(completed(iteration=3), deps)
+    [finished] = published.of_type(TaskFinished)
+    assert finished.status is FinalStatus.BUDGET_EXHAUSTED
+    assert finished.reason == "still not approved after 3 iterations; last review: verdict revise"
+
+
+async def test_a_failed_verdict_fails_the_task_with_the_feedback() -> None:
+    deps, published, _ = deps_judging(judgement(Verdict.FAILED))
+    await review_execution(completed(), deps)
+    assert published.of_type(TaskFinished)[0].reason == "verdict failed"
+
+
+async def test_no_review_from_the_llm_fails_the_task_saying_why() -> None:
+    deps, published, _ = deps_judging(ReviewFailed("no review: every provider failed"))
+    await review_execution(completed(), deps)
+    [finished] = published.events
+    assert isinstance(finished, TaskFinished) and finished.reason == "no review: every provider failed"
+
+
+async def test_a_redelivered_execution_is_reviewed_once() -> None:
+    deps, published, calls = deps_judging(judgement(Verdict.APPROVED))
+    await review_execution(completed(), deps)
+    await review_execution(completed(), deps)
+    assert len(calls) == 1
+    assert len({e.event_id for e in published.of_type(TaskFinished)}) == 1
