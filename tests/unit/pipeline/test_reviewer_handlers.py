@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from pydantic import JsonValue
 
 from reviewer_svc.deps import ReviewerDeps
 from reviewer_svc.judge import FunctionJudge, Judgement, ReviewFailed
@@ -60,10 +61,10 @@ def deps_judging(*answers: Judgement | ReviewFailed) -> tuple[ReviewerDeps, Reco
     return ReviewerDeps(InMemoryLedger(), publisher, FunctionJudge(judge)), publisher, calls
 
 
-def judgement(verdict: Verdict, result: object = None) -> Judgement:
+def judgement(verdict: Verdict, result: JsonValue = None) -> Judgement:
     return Judgement(
         verdict, f"verdict {verdict.value}", result, "gemini:gemini-2.5-flash", Usage(llm_calls=1)
-    )  # type: ignore[arg-type]
+    )
 
 
 async def test_approval_ends_the_task_succeeded_with_the_final_result() -> None:
