@@ -13,10 +13,11 @@ def math_plan(*expressions: str) -> Plan:
     )
 
 
-def submitted(task_id: str = "t-1", plan: Plan | None = None, **constraints: object) -> TaskSubmitted:
-    request = TaskRequest(
-        description="evaluate things", constraints=TaskConstraints(**constraints), plan=plan
-    )  # type: ignore[arg-type]
+def submitted(
+    task_id: str = "t-1", plan: Plan | None = None, allowed_tools: list[str] | None = None
+) -> TaskSubmitted:
+    constraints = TaskConstraints(allowed_tools=allowed_tools)
+    request = TaskRequest(description="evaluate things", constraints=constraints, plan=plan)
     return TaskSubmitted(task_id=task_id, tenant="acme", request=request)
 
 
