@@ -1,0 +1,1 @@
+"""A tiny report generator: reads records, cleans them, processes them, prints a summary."""

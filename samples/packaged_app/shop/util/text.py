@@ -1,0 +1,2 @@
+def banner(text: str) -> None:
+    print(f"== {text} ==")

@@ -1,0 +1,281 @@
+"""The escape suite, run against both sandbox backends: every attempt is stopped, reported with a clear reason,
+and the backend keeps working afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.tools.conftest import MEMORY_MB, OUTPUT_CAP, TIMEOUT_S
+from toolbox import ResourceLimitExceeded, SandboxUnavailable, ToolContext, ToolTimeout
+from toolbox.python_exec import PythonExec, PythonExecArgs, PythonExecResult
+
+SANDBOX_UID = 65534
+REPO = Path(__file__).resolve().parents[3]
+
+
+async def _run(tool: PythonExec, context: ToolContext, code: str, **args: object) -> PythonExecResult:
+    return await tool.run(PythonExecArgs.model_validate({"code": code, **args}), context)
+
+
+def _sandbox_processes() -> list[str]:
+    """Processes of the sandbox uid still alive (zombies excluded)."""
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(SANDBOX_UID)] and not fields["State"].strip().startswith(
+            "Z"
+        ):
+            alive.append(f"{pid} {fields['Name'].strip()}")
+    return alive
+
+
+async def _still_works(tool: PythonExec, context: ToolContext) -> None:
+    result = await _run(tool, context, "print(sum(range(10)))")
+    assert (result.exit_code, result.stdout) == (0, "45\n")
+    # A killed sandbox's processes may take a moment to be reaped; poll briefly, then insist.
+    for _ in range(50):
+        if not _sandbox_processes():
+            break
+        await asyncio.sleep(0.1)
+    assert _sandbox_processes() == [], "sandboxed processes outlived their run"
+
+
+async def test_runs_code_with_the_workspace_as_working_directory(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    (sandbox_context.workspace / "input.txt").write_text("3 4\n")
+    code = "a, b = map(int, open('input.txt').read().split())\nopen('out.txt', 'w').write(str(a * b))\nprint('done')"
+    result = await _run(python_exec, sandbox_context, code)
+    assert (result.exit_code, result.stdout, result.timed_out, result.truncated) == (
+        0,
+        "done\n",
+        False,
+        False,
+    )
+    assert (sandbox_context.workspace / "out.txt").read_text() == "12"
+    assert result.backend in ("docker", "bwrap")
+
+
+async def test_a_failing_script_is_a_result_with_its_traceback(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    result = await _run(python_exec, sandbox_context, "raise ValueError('bad input')")
+    assert result.exit_code == 1
+    assert "ValueError: bad input" in result.stderr
+
+
+async def test_read_only_roots_are_readable_not_writable(
+    python_exec: PythonExec, reachable_dir: Path
+) -> None:
+    data = reachable_dir / "data"
+    data.mkdir()
+    (data / "in.csv").write_text("a,b\n")
+    workspace = reachable_dir / "workspace"
+    workspace.mkdir()
+    context = ToolContext(workspace=workspace, read_only_roots=(data,))
+    code = f"print(open({str(data / 'in.csv')!r}).read(), end='')\nopen({str(data / 'new.csv')!r}, 'w')"
+    result = await _run(python_exec, context, code)
+    assert result.stdout == "a,b\n"
+    assert result.exit_code == 1
+    assert "Read-only file system" in result.stderr or "PermissionError" in result.stderr
+    assert not (data / "new.csv").exists()
+
+
+async def test_reading_files_outside_the_workspace_fails(
+    python_exec: PythonExec, sandbox_context: ToolContext, tmp_path: Path
+) -> None:
+    secret = tmp_path / "service-secret.txt"
+    secret.write_text("TOP-SECRET-FILE")
+    code = f"""
+for path in ['/etc/shadow', {str(secret)!r}, {str(REPO / "pyproject.toml")!r}, '../service-secret.txt']:
+    try:
+        print('READ', path, open(path).read())
+    except OSError as e:
+        print('DENIED', path, type(e).__name__)
+"""
+    result = await _run(python_exec, sandbox_context, code)
+    assert result.exit_code == 0
+    assert "TOP-SECRET-FILE" not in result.stdout
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["DENIED"] * 4
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_writing_outside_the_workspace_fails(
+    python_exec: PythonExec, sandbox_context: ToolContext, tmp_path: Path
+) -> None:
+    targets = [
+        tmp_path / "planted.txt",
+        Path("/usr/lib/planted.txt"),
+        Path("/etc/planted.txt"),
+        Path("/planted"),
+    ]
+    code = f"""
+for path in {[str(t) for t in targets]!r} + ['../planted.txt']:
+    try:
+        open(path, 'w').write('x')
+        print('WROTE', path)
+    except OSError as e:
+        print('DENIED', path, type(e).__name__, e.strerror)
+"""
+    result = await _run(python_exec, sandbox_context, code)
+    assert "WROTE" not in result.stdout, result.stdout
+    assert result.stdout.count("DENIED") == 5
+    assert not any(t.exists() for t in targets)
+    assert not (tmp_path / "planted.txt").exists()
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_no_network_connection_can_be_opened(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        code = f"""
+import socket
+for host, port in [('127.0.0.1', {port}), ('1.1.1.1', 53), ('8.8.8.8', 443)]:
+    try:
+        socket.create_connection((host, port), timeout=1)
+        print('CONNECTED', host)
+    except OSError as e:
+        print('REFUSED', host, e)
+"""
+        result = await _run(python_exec, sandbox_context, code)
+        assert "CONNECTED" not in result.stdout
+        assert result.stdout.count("REFUSED") == 3
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing reached the host's loopback
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_a_fork_bomb_is_contained_and_stopped(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    started = time.monotonic()
+    with pytest.raises(ToolTimeout, match=f"wall-clock timeout of {TIMEOUT_S:g} s") as caught:
+        await _run(python_exec, sandbox_context, code)
+    assert time.monotonic() - started < TIMEOUT_S + 8
+    assert caught.value.details["timed_out"] is True
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_a_memory_bomb_hits_the_memory_limit(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    code = "chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))"
+    with pytest.raises(ResourceLimitExceeded, match=f"memory limit of {MEMORY_MB} MiB"):
+        await _run(python_exec, sandbox_context, code)
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_an_endless_loop_is_killed_at_the_timeout(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ToolTimeout, match="wall-clock timeout of 1 s and was killed"):
+        await _run(
+            python_exec, sandbox_context, "print('started', flush=True)\nwhile True:\n    pass", timeout_s=1
+        )
+    assert time.monotonic() - started < 1 + 8
+    await _still_works(python_exec, sandbox_context)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "print('x' * 20_000_000)",
+        "import sys\nwhile True:\n    sys.stderr.write('y' * 65536)",
+        "f = open('/proc/self/fd/1', 'w')\nwhile True:\n    f.write('z' * 65536)",
+    ],
+    ids=["one-huge-print", "endless-stderr", "direct-fd-write"],
+)
+async def test_huge_output_is_capped_and_stopped(
+    python_exec: PythonExec, sandbox_context: ToolContext, code: str
+) -> None:
+    with pytest.raises(ResourceLimitExceeded, match=f"more than {OUTPUT_CAP} bytes of output") as caught:
+        await _run(python_exec, sandbox_context, code)
+    details = caught.value.details
+    assert details["truncated"] is True
+    assert len(str(details["stdout"])) <= OUTPUT_CAP
+    assert len(str(details["stderr"])) <= OUTPUT_CAP
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_the_services_environment_secrets_are_not_visible(
+    python_exec: PythonExec, sandbox_context: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TROUPE_TEST_SECRET", "s3cr3t-service-value")
+    code = f"""
+import asyncio
+import os
+print(dict(os.environ))
+for path in ['/proc/self/environ', '/proc/1/environ', '/proc/{os.getpid()}/environ']:
+    try:
+        print(path, open(path, 'rb').read())
+    except OSError as e:
+        print(path, 'DENIED', type(e).__name__)
+"""
+    result = await _run(python_exec, sandbox_context, code)
+    assert result.exit_code == 0
+    assert "s3cr3t-service-value" not in result.stdout + result.stderr
+    assert "TROUPE_TEST_SECRET" not in result.stdout
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_writing_past_the_runner_to_the_sandboxs_own_output_is_still_bounded(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    # /proc/1 is the sandbox's first process (the runner, or bwrap's init): its stdout is not capped by the
+    # runner, so the backend must bound it (the container log's max-size; bwrap refuses the open).
+    code = "f = open('/proc/1/fd/1', 'w')\nwhile True:\n    f.write('w' * 65536)\n    f.flush()"
+    try:
+        result = await _run(python_exec, sandbox_context, code, timeout_s=2)
+        assert result.exit_code != 0
+        assert "PermissionError" in result.stderr
+    except (ToolTimeout, ResourceLimitExceeded) as stopped:
+        assert len(str(stopped.details["stdout"])) <= OUTPUT_CAP
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_auto_prefers_the_container_engine_and_falls_back_to_bwrap(tmp_path: Path) -> None:
+    from toolbox import ToolSettings
+    from toolbox.sandbox import choose_sandbox
+
+    assert (await choose_sandbox(ToolSettings(sandbox_backend="auto"))).name == "docker"
+    no_engine = ToolSettings(sandbox_backend="auto", docker_base_url=f"unix://{tmp_path / 'none.sock'}")
+    assert (await choose_sandbox(no_engine)).name == "bwrap"
+    with pytest.raises(
+        SandboxUnavailable, match=r"no image 'troupe-sandbox:missing'.*infra/sandbox\.sh install"
+    ):
+        await choose_sandbox(ToolSettings(sandbox_backend="docker", image="troupe-sandbox:missing"))
+
+
+async def test_a_fork_bomb_does_not_starve_a_run_beside_it(
+    python_exec: PythonExec, reachable_dir: Path
+) -> None:
+    bomb_ws, other_ws = reachable_dir / "bomb", reachable_dir / "other"
+    bomb_ws.mkdir()
+    other_ws.mkdir()
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    worker = "import subprocess, time\ntime.sleep(1)\nprint(subprocess.run(['echo', 'forked fine'], capture_output=True, text=True).stdout, end='')"
+    bombed, beside = await asyncio.gather(
+        _run(python_exec, ToolContext(workspace=bomb_ws), bomb, timeout_s=3),
+        _run(python_exec, ToolContext(workspace=other_ws), worker, timeout_s=3),
+        return_exceptions=True,
+    )
+    assert isinstance(bombed, ToolTimeout)
+    assert isinstance(beside, PythonExecResult), beside
+    assert (beside.exit_code, beside.stdout) == (0, "forked fine\n")

@@ -1,0 +1,16 @@
+"""Static code analysis: a language-neutral call graph, call paths and Mermaid output; Python built in."""
+
+from toolbox.code_analyzer.base import LanguageAnalyzer
+from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
+from toolbox.code_analyzer.python import PythonAnalyzer
+from toolbox.code_analyzer.tool import CodeAnalyzer, analyse_project
+
+__all__ = [
+    "AnalyzeArgs",
+    "AnalyzeResult",
+    "CallGraph",
+    "CodeAnalyzer",
+    "LanguageAnalyzer",
+    "PythonAnalyzer",
+    "analyse_project",
+]

@@ -1,0 +1,28 @@
+"""The Python analyser: a static call graph from the `ast` of every module, without importing anything.
+
+Two passes. `collect` walks each module and records, per scope (module, class body, function), what every name
+is bound to: definitions, imports (absolute, relative, aliased, star), simple aliases (`f = g`) and instances
+(`x = Class()`, `self.x = Class()`, annotated parameters), plus the calls each unit makes. `resolve` follows
+every call through those bindings, with Python's scoping (class bodies are invisible to their methods),
+re-exports, inheritance and `super()`. Bindings are flow-insensitive: a name bound twice to different things in
+one scope becomes unknown, so a call through it is reported unresolved instead of guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from toolbox.code_analyzer.model import CallGraph
+from toolbox.code_analyzer.python.collect import collect, module_name
+from toolbox.code_analyzer.python.resolve import build_graph
+
+__all__ = ["PythonAnalyzer", "module_name"]
+
+
+class PythonAnalyzer:
+    language = "python"
+    extensions = (".py",)
+
+    def analyse(self, root: Path, files: Sequence[Path]) -> CallGraph:
+        return build_graph(collect(root, files))

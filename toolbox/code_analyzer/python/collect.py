@@ -1,0 +1,266 @@
+"""Pass 1: walk every module once and record scopes, bindings, units, classes and the calls each unit makes."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from pathlib import Path
+
+from toolbox.code_analyzer.model import FileError, FunctionKind
+from toolbox.code_analyzer.python.bindings import (
+    PROPERTY_DECORATORS,
+    Alias,
+    Annotated,
+    Binding,
+    ClassInfo,
+    InstanceOf,
+    Project,
+    Ref,
+    Scope,
+    SelfOf,
+    Unit,
+    Unknown,
+    decorator_name,
+    parse_annotation,
+    source_text,
+)
+
+__all__ = ["collect", "module_name"]
+
+
+def module_name(path: Path, root: Path) -> str:
+    """`pkg/sub/mod.py` -> `pkg.sub.mod`; `pkg/__init__.py` -> `pkg`."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _package_base(root: Path) -> Path:
+    """A directory that is itself a package is named from the directory above its top package."""
+    base = root
+    while (base / "__init__.py").is_file() and base.parent != base:
+        base = base.parent
+    return base
+
+
+def collect(root: Path, files: Sequence[Path]) -> Project:
+    collector = _Collector(root, files)
+    for file in sorted(files):
+        collector.load(file)
+    return collector.project
+
+
+class _Collector:
+    def __init__(self, root: Path, files: Sequence[Path]) -> None:
+        self.base = _package_base(root if root.is_dir() else root.parent)
+        self.project = Project(root=root, files=len(files))
+        # Short names for the project's tables, which this pass fills.
+        self.modules = self.project.modules
+        self.packages = self.project.packages
+        self.units = self.project.units
+        self.classes = self.project.classes
+        self.properties = self.project.properties
+        self.errors = self.project.errors
+
+    def _rel(self, file: Path) -> str:
+        try:
+            return str(file.relative_to(self.base))
+        except ValueError:
+            return str(file)
+
+    def load(self, file: Path) -> None:
+        rel = self._rel(file)
+        try:
+            source = file.read_text(encoding="utf-8", errors="replace")
+            tree = ast.parse(source, filename=rel)
+        except SyntaxError as e:
+            self.errors.append(FileError(file=rel, line=e.lineno, message=f"syntax error: {e.msg}"))
+            return
+        except (OSError, ValueError) as e:
+            self.errors.append(FileError(file=rel, line=None, message=f"cannot read: {e}"))
+            return
+        name = module_name(file, self.base) if file.is_relative_to(self.base) else file.stem
+        if not name:
+            return
+        if file.name == "__init__.py":
+            self.packages.add(name)
+        scope = Scope(module=name, parent=None)
+        self.modules[name] = scope
+        unit = Unit(name=name, kind="module", file=rel, line=1, scope=scope)
+        self.units[name] = unit
+        self._body(tree.body, scope, name, unit, None)
+
+    def _body(
+        self, stmts: Sequence[ast.stmt], scope: Scope, prefix: str, unit: Unit, cls: str | None
+    ) -> None:
+        for stmt in stmts:
+            self._stmt(stmt, scope, prefix, unit, cls)
+
+    def _stmt(self, node: ast.stmt, scope: Scope, prefix: str, unit: Unit, cls: str | None) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            self._function(node, scope, prefix, unit, cls)
+        elif isinstance(node, ast.ClassDef):
+            self._class(node, scope, prefix, unit)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    scope.bind(alias.asname, Ref(alias.name))
+                else:
+                    head = alias.name.split(".")[0]
+                    scope.bind(head, Ref(head))
+        elif isinstance(node, ast.ImportFrom):
+            self._import_from(node, scope)
+        elif isinstance(node, ast.AnnAssign) and node.value is None and isinstance(node.target, ast.Name):
+            # A declaration without a value (`repo: Repository`): the annotation says what it will hold.
+            name = node.target.id
+            scope.bind(name, Annotated(parse_annotation(node.annotation), scope, name))
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                self._assign(target, node.value, scope, unit, cls)
+            self._children(node, scope, prefix, unit, cls)
+        else:
+            self._children(node, scope, prefix, unit, cls)
+
+    def _children(self, node: ast.AST, scope: Scope, prefix: str, unit: Unit, cls: str | None) -> None:
+        """Calls in a statement's expressions; its nested statements in the same scope; names it binds."""
+        if isinstance(node, ast.For | ast.AsyncFor):
+            self._shadow(node.target, scope)
+        if isinstance(node, ast.AugAssign):
+            self._shadow(node.target, scope)
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            scope.bind(node.name, Unknown(f"'{node.name}' is an exception"))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self._stmt(child, scope, prefix, unit, cls)
+            elif isinstance(child, ast.ExceptHandler | ast.match_case):
+                self._children(child, scope, prefix, unit, cls)
+            elif isinstance(child, ast.withitem):
+                if child.optional_vars is not None:
+                    self._shadow(child.optional_vars, scope)
+                self._expr_calls(child.context_expr, scope, unit)
+            elif isinstance(child, ast.expr):
+                self._expr_calls(child, scope, unit)
+
+    def _expr_calls(self, expr: ast.expr, scope: Scope, unit: Unit) -> None:
+        for sub in ast.walk(expr):
+            if isinstance(sub, ast.Call):
+                unit.calls.append((sub, scope))
+            elif isinstance(sub, ast.NamedExpr):
+                self._shadow(sub.target, scope)
+            elif isinstance(sub, ast.comprehension):
+                # Comprehension and lambda variables get their own scope in Python; folding them into the
+                # enclosing one only makes same-named outer bindings unknown, never wrong.
+                self._shadow(sub.target, scope)
+            elif isinstance(sub, ast.Lambda):
+                for arg in [*sub.args.posonlyargs, *sub.args.args, *sub.args.kwonlyargs]:
+                    scope.bind(arg.arg, Unknown(f"'{arg.arg}' is a lambda parameter"))
+
+    def _shadow(self, target: ast.expr, scope: Scope) -> None:
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Name):
+                scope.bind(sub.id, Unknown(f"'{sub.id}' is assigned at run time"))
+
+    def _assign(
+        self, target: ast.expr, value: ast.expr | None, scope: Scope, unit: Unit, cls: str | None
+    ) -> None:
+        binding: Binding
+        if isinstance(value, ast.Call):
+            binding = InstanceOf(value.func, scope, source_text(target))
+        elif isinstance(value, ast.Name | ast.Attribute):
+            binding = Alias(value, scope)
+        else:
+            what = type(value).__name__ if value is not None else "nothing"
+            binding = Unknown(f"'{source_text(target)}' holds a value ({what}) the analyser does not follow")
+        if isinstance(target, ast.Name):
+            scope.bind(target.id, binding)
+            if scope.is_class and cls is not None:
+                self._set_attribute(cls, target.id, binding)  # a class attribute, also seen through instances
+        elif (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and unit.cls is not None
+            and isinstance(scope.bindings.get(target.value.id), SelfOf)
+        ):
+            self._set_attribute(unit.cls, target.attr, binding)
+        else:
+            self._shadow(target, scope)
+
+    def _set_attribute(self, cls: str, name: str, binding: Binding) -> None:
+        attrs = self.classes[cls].attributes
+        old = attrs.get(name)
+        if old is None or old == binding:
+            attrs[name] = binding
+        else:
+            attrs[name] = Unknown(f"attribute '{name}' of {cls} is set to different things")
+
+    def _import_from(self, node: ast.ImportFrom, scope: Scope) -> None:
+        base = self._absolute(node, scope.module)
+        for alias in node.names:
+            if base is None:
+                scope.bind(
+                    alias.asname or alias.name, Unknown("relative import beyond the top-level package")
+                )
+            elif alias.name == "*":
+                scope.stars.append(base)
+            else:
+                scope.bind(alias.asname or alias.name, Ref(f"{base}.{alias.name}" if base else alias.name))
+
+    def _absolute(self, node: ast.ImportFrom, module: str) -> str | None:
+        if node.level == 0:
+            return node.module or ""
+        package = module.split(".") if module in self.packages else module.split(".")[:-1]
+        if node.level - 1 > len(package):
+            return None
+        kept = package[: len(package) - (node.level - 1)]
+        return ".".join([*kept, *([node.module] if node.module else [])])
+
+    def _function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        scope: Scope,
+        prefix: str,
+        unit: Unit,
+        cls: str | None,
+    ) -> None:
+        name = f"{prefix}.{node.name}"
+        scope.bind(node.name, Ref(name))
+        if cls is not None:
+            self.classes[cls].members.add(node.name)
+        # Decorators and defaults run where the function is defined.
+        for expr in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]:
+            if expr is not None:
+                self._expr_calls(expr, scope, unit)
+        parent = scope
+        while parent.is_class and parent.parent is not None:
+            parent = parent.parent  # class bodies are not enclosing scopes for their methods
+        own = Scope(module=scope.module, parent=parent)
+        params = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        params += [a for a in (node.args.vararg, node.args.kwarg) if a is not None]
+        decorators = {decorator_name(d) for d in node.decorator_list}
+        if decorators & PROPERTY_DECORATORS:
+            self.properties.add(name)
+        for i, param in enumerate(params):
+            if i == 0 and cls is not None and "staticmethod" not in decorators:
+                own.bind(param.arg, SelfOf(cls, instance="classmethod" not in decorators))
+            elif param.annotation is not None:
+                own.bind(param.arg, Annotated(parse_annotation(param.annotation), scope, param.arg))
+            else:
+                own.bind(param.arg, Unknown(f"'{param.arg}' is a parameter without a type annotation"))
+        kind: FunctionKind = "method" if cls is not None else "function"
+        rel = self.units[scope.module].file
+        fn = Unit(name=name, kind=kind, file=rel, line=node.lineno, scope=own, cls=cls)
+        self.units[name] = fn
+        self._body(node.body, own, name, fn, None)
+
+    def _class(self, node: ast.ClassDef, scope: Scope, prefix: str, unit: Unit) -> None:
+        name = f"{prefix}.{node.name}"
+        scope.bind(node.name, Ref(name))
+        for expr in [*node.decorator_list, *node.bases]:
+            self._expr_calls(expr, scope, unit)
+        self.classes[name] = ClassInfo(name=name, bases=list(node.bases), scope=scope)
+        rel = self.units[scope.module].file
+        self.units[name] = Unit(name=name, kind="class", file=rel, line=node.lineno, scope=scope)
+        body = Scope(module=scope.module, parent=scope, is_class=True)
+        self._body(node.body, body, name, unit, name)

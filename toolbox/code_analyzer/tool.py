@@ -1,0 +1,103 @@
+"""code_analyzer: the call graph of a project and the call paths from one function to another."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from toolbox.code_analyzer.base import LanguageAnalyzer
+from toolbox.code_analyzer.mermaid import mermaid_diagram
+from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
+from toolbox.code_analyzer.paths import call_paths, match_functions
+from toolbox.code_analyzer.python import PythonAnalyzer
+from toolbox.errors import InvalidArguments
+from toolbox.registry import ToolContext, ToolSpec
+from toolbox.workspace import confine
+
+__all__ = ["CodeAnalyzer", "analyse_project", "find_sources"]
+
+_SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"})
+MAX_FILES = 5_000
+
+
+def find_sources(root: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """Files with those endings under root (or root itself), skipping hidden and tool directories and symlinks."""
+    if root.is_file():
+        return [root] if root.name.endswith(extensions) else []
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.endswith(extensions) and not path.is_symlink():
+                found.append(path)
+    return found
+
+
+def analyse_project(
+    root: Path, source: str | None, target: str | None, analyzers: Sequence[LanguageAnalyzer]
+) -> AnalyzeResult:
+    """Pure of the network and of imports: reads the files under root and nothing else."""
+    chosen: tuple[LanguageAnalyzer, list[Path]] | None = None
+    for analyzer in analyzers:
+        files = find_sources(root, analyzer.extensions)
+        if files and (chosen is None or len(files) > len(chosen[1])):
+            chosen = (analyzer, files)
+    if chosen is None:
+        languages = ", ".join(a.language for a in analyzers)
+        raise InvalidArguments(
+            f"code_analyzer: no source files of a known language ({languages}) under {root}"
+        )
+    analyzer, files = chosen
+    if len(files) > MAX_FILES:
+        raise InvalidArguments(f"code_analyzer: {len(files)} files under {root}; the limit is {MAX_FILES}")
+    graph = analyzer.analyse(root, files)
+    sources = _match(graph, source, "source")
+    targets = _match(graph, target, "target")
+    paths, truncated = call_paths(graph, sources, targets) if sources and targets else ([], False)
+    return AnalyzeResult(
+        language=graph.language,
+        sources=sources,
+        targets=targets,
+        paths=paths,
+        paths_truncated=truncated,
+        mermaid=mermaid_diagram(graph, paths, sources, targets),
+        unresolved=graph.unresolved,
+        errors=graph.errors,
+        graph=graph,
+    )
+
+
+def _match(graph: CallGraph, name: str | None, role: str) -> list[str]:
+    if not name:
+        return []
+    found = match_functions(graph, name)
+    if not found:
+        raise InvalidArguments(f"code_analyzer: no function matches the {role} {name!r} in {graph.root}")
+    return found
+
+
+class CodeAnalyzer:
+    def __init__(self, analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(),)) -> None:
+        self._analyzers = list(analyzers)
+        self.spec = ToolSpec(
+            name="code_analyzer",
+            description=(
+                "Static call graph of a project (languages: "
+                + ", ".join(a.language for a in self._analyzers)
+                + ") and the call paths from a source function to a target function, as JSON and as a "
+                "Mermaid diagram; unresolvable calls and files with syntax errors are listed."
+            ),
+            args_model=AnalyzeArgs,
+            result_model=AnalyzeResult,
+            timeout_s=60.0,
+            limits={"max_files": MAX_FILES},
+        )
+
+    async def run(self, args: AnalyzeArgs, context: ToolContext) -> AnalyzeResult:
+        root = confine(args.path, context.workspace, context.read_only_roots, write=False)
+        if not root.exists():
+            raise InvalidArguments(f"code_analyzer: {args.path!r} does not exist")
+        return await asyncio.to_thread(analyse_project, root, args.source, args.target, self._analyzers)
