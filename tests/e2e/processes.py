@@ -1,0 +1,68 @@
+"""The four services as separate OS processes, each with its own log file, which tests can kill and restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+READY_LINE = "started successfully"
+
+
+@dataclass
+class ServiceProcess:
+    module: str
+    env: dict[str, str]
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.log_dir / f"{self.module}.log"
+
+    def start(self, ready_line: str = READY_LINE, timeout_s: float = 60) -> None:
+        self.starts += 1
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + timeout_s
+        while ready_line not in self.log_path.read_text(errors="replace")[offset:]:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.module} exited with {self.process.returncode}; see {self.log_path}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.module} not ready after {timeout_s} s; see {self.log_path}")
+            time.sleep(0.1)
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+def base_environment(extra: dict[str, str]) -> dict[str, str]:
+    # Provider keys of the machine must not leak into the tests' services.
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update({"PYTHONUNBUFFERED": "1", "TROUPE_LOG_JSON": "true"})
+    env.update(extra)
+    return env
