@@ -3,6 +3,8 @@ scripted LLM reached through the real `openai` client."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ class Pipeline:
 def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     unique = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
+    # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
+    workspaces = Path(tempfile.mkdtemp(prefix="troupe-e2e-"))
+    workspaces.chmod(0o755)
     deployment = settings.model_copy(
         update={"topic_prefix": f"e2e{unique}", "mongodb_database": f"e2e_{unique}"}
     )
@@ -47,7 +52,7 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
                 "MONGODB_URI": deployment.mongodb_uri,
                 "TROUPE_TOPIC_PREFIX": deployment.topic_prefix,
                 "TROUPE_MONGODB_DATABASE": deployment.mongodb_database,
-                "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(logs / "workspaces"),
+                "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
                 "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
                 **llm_environment(llm),
             }
@@ -60,6 +65,7 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
         finally:
             for service in services.values():
                 service.stop()
+            shutil.rmtree(workspaces, ignore_errors=True)
 
 
 @pytest.fixture
