@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -22,6 +23,7 @@ from schemas import Envelope, InvalidEvent, decode_event
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
 from troupe.logs import get_logger
 from troupe.settings import Settings
+from troupe.telemetry import current_trace_id
 
 __all__ = ["Handler", "read_event", "subscribe_events"]
 
@@ -81,7 +83,12 @@ def subscribe_events(
             return
         where = (record.partition, record.offset)
         try:
-            await handler(event)
+            # Every log line the handler writes names its task and trace (the telemetry middleware has
+            # already opened this message's span from its traceparent header).
+            with structlog.contextvars.bound_contextvars(
+                task_id=event.task_id, trace_id=current_trace_id(), event_type=event.type
+            ):
+                await handler(event)
         except Exception as exc:
             attempt = attempts[where] = attempts.get(where, 0) + 1
             if attempt >= settings.handler_max_attempts:

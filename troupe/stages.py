@@ -9,15 +9,21 @@ from pydantic import JsonValue
 
 from schemas import Envelope, FinalStatus, TaskContext, TaskFinished, deterministic_event_id, utc_now
 from troupe.ledger import Ledger, finished_key
+from troupe.logs import get_logger
 from troupe.publishing import EventPublisher
 
 __all__ = ["emit_once", "finish", "is_finished", "past_deadline"]
+
+log = get_logger(__name__)
 
 
 async def emit_once(ledger: Ledger, publisher: EventPublisher, key: str, event: Envelope) -> Envelope:
     """Persist, then publish: whatever is recorded first under `key` is what goes out, every time."""
     stored = await ledger.record_once(key, event)
     await publisher.publish(stored)
+    log.info(
+        "stage.output", key=key, type=stored.type, iteration=stored.iteration, repeated=stored is not event
+    )
     return stored
 
 

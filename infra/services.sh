@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Troupe's four services as background processes on this machine (the local stack must be up).
+# Usage: infra/services.sh start|stop|status. Logs in $TROUPE_HOME/log/<service>.log, pids in $TROUPE_HOME/run.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TROUPE_HOME="${TROUPE_HOME:-$REPO_ROOT/.troupe}"
+PYTHON="${TROUPE_PYTHON:-$REPO_ROOT/.venv/bin/python}"
+GATEWAY_PORT="${TROUPE_GATEWAY_PORT:-8000}"
+START_TIMEOUT="${TROUPE_SERVICE_START_TIMEOUT:-60}"
+services=(planner_svc executor_svc reviewer_svc gateway_svc)
+
+say() { printf '==> services: %s\n' "$*"; }
+pid_file() { echo "$TROUPE_HOME/run/$1.pid"; }
+log_file() { echo "$TROUPE_HOME/log/$1.log"; }
+
+running_pid() {
+  local f pid
+  f="$(pid_file "$1")"
+  [[ -f $f ]] || return 1
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null && grep -q -- "-m $1" "/proc/$pid/cmdline" 2>/dev/null; then
+    echo "$pid"
+  else
+    rm -f "$f"
+    return 1
+  fi
+}
+
+# A worker is ready once FastStream says its subscribers started; the gateway once /healthz answers.
+ready() {
+  if [[ $1 == gateway_svc ]]; then
+    (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null || return 1
+    "$PYTHON" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$GATEWAY_PORT/healthz', timeout=2)" 2>/dev/null
+  else
+    grep -q "started successfully" "$(log_file "$1")" 2>/dev/null
+  fi
+}
+
+start_one() {
+  local name=$1 pid waited=0
+  if pid="$(running_pid "$name")"; then
+    say "$name already running (pid $pid)"
+    return 0
+  fi
+  mkdir -p "$TROUPE_HOME/run" "$TROUPE_HOME/log"
+  [[ -f "$(log_file "$name")" ]] && mv "$(log_file "$name")" "$(log_file "$name").1"
+  (cd "$REPO_ROOT" && setsid nohup "$PYTHON" -m "$name" >"$(log_file "$name")" 2>&1 </dev/null &
+    echo $! >"$(pid_file "$name")")
+  pid="$(cat "$(pid_file "$name")")"
+  until ready "$name"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "services: ERROR: $name exited while starting; log: $(log_file "$name")" >&2
+      tail -n 30 "$(log_file "$name")" >&2
+      exit 1
+    fi
+    if ((waited >= START_TIMEOUT * 5)); then
+      echo "services: ERROR: $name not ready after ${START_TIMEOUT}s; log: $(log_file "$name")" >&2
+      tail -n 30 "$(log_file "$name")" >&2
+      exit 1
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  say "$name running (pid $pid); log: $(log_file "$name")"
+}
+
+stop_one() {
+  local name=$1 pid i
+  pid="$(running_pid "$name")" || return 0
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 75; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$(pid_file "$name")"
+  say "$name stopped"
+}
+
+case "${1:-}" in
+  start) for s in "${services[@]}"; do start_one "$s"; done ;;
+  stop) for s in "${services[@]}"; do stop_one "$s"; done ;;
+  status)
+    rc=0
+    for s in "${services[@]}"; do
+      if pid="$(running_pid "$s")"; then echo "$s: running (pid $pid)"; else echo "$s: not running"; rc=3; fi
+    done
+    exit "$rc"
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
