@@ -23,10 +23,11 @@ _REFERENCE = re.compile(r"\{\{\s*steps\.([A-Za-z0-9_-]+)\.output((?:\.[A-Za-z0-9
 class StepFailed(Exception):
     """A tool's failure with the reason to show in the step result."""
 
-    def __init__(self, reason: str, status: StepStatus = StepStatus.FAILED) -> None:
+    def __init__(self, reason: str, status: StepStatus = StepStatus.FAILED, output: JsonValue = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.output = output  # what the tool still produced (partial stdout of a stopped run, say)
 
 
 class ToolRunner(Protocol):
@@ -98,7 +99,7 @@ async def _run_step(step: PlanStep, tools: ToolRunner, outputs: Mapping[str, Jso
     try:
         output = await tools.run(step.tool, resolve_references(step.args, outputs))
     except StepFailed as exc:
-        status, error = exc.status, exc.reason
+        status, error, output = exc.status, exc.reason, exc.output
     duration_ms = int((time.monotonic() - clock) * 1000)
     return StepResult(
         step_id=step.id,

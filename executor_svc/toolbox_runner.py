@@ -22,8 +22,8 @@ class ToolboxRunner:
         try:
             return await run_tool(self._registry, tool, args, self._context)
         except ToolTimeout as exc:
-            raise StepFailed(str(exc), StepStatus.TIMED_OUT) from exc
+            raise StepFailed(str(exc), StepStatus.TIMED_OUT, exc.details or None) from exc
         except ToolError as exc:
-            raise StepFailed(str(exc)) from exc
+            raise StepFailed(str(exc), output=exc.details or None) from exc
         except Exception as exc:  # a tool's bug must not take the executor down: it is this step's failure
             raise StepFailed(f"{tool} crashed: {type(exc).__name__}: {exc}") from exc

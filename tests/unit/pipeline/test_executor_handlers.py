@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import JsonValue
 
@@ -12,6 +13,7 @@ from executor_svc.execute_plan import execute_plan
 from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import StepFailed, ToolRunner, run_steps
 from executor_svc.stop_steps import stop_steps
+from executor_svc.toolbox_runner import ToolboxRunner
 from schemas import (
     CancelRequested,
     ExecutionCompleted,
@@ -26,6 +28,7 @@ from schemas import (
     TaskFinished,
 )
 from tests.unit.pipeline.fakes import context
+from toolbox import Registry, ToolContext, ToolSettings, ToolTimeout, build_registry
 from troupe.ledger import InMemoryLedger
 from troupe.publishing import RecordingPublisher
 
@@ -141,3 +144,19 @@ async def test_cancel_stops_running_steps_and_publishes_no_results() -> None:
     async with asyncio.timeout(2):
         await execution
     assert published.of_type(ExecutionCompleted) == []
+
+
+async def test_a_stopped_tool_run_keeps_its_partial_output_and_reason() -> None:
+    class Stuck:
+        spec = build_registry(ToolSettings(), entry_points=False).get("math").spec
+
+        async def run(self, args: object, context: ToolContext) -> object:
+            raise ToolTimeout("math: stopped after 1 s", details={"stdout": "partial"})
+
+    runner = ToolboxRunner(Registry([Stuck()]), ToolContext(workspace=Path("/tmp")))
+    [result] = await run_steps(Plan(steps=[step("a")]), runner, no_progress)
+    assert (result.status, result.error, result.output) == (
+        StepStatus.TIMED_OUT,
+        "math: stopped after 1 s",
+        {"stdout": "partial"},
+    )
