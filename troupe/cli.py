@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import uuid
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from troupe.kafka import ensure_topics
+from gateway_svc.auth import MongoKeyStore, Role
+from gateway_svc.client import GatewayClient, GatewayError
+from schemas import TaskConstraints, TaskRequest, TaskSubmitted, encode_event
+from troupe.db import make_client, make_database
+from troupe.kafka import ensure_topics, make_broker
 from troupe.settings import Settings
 from troupe.stack import check_stack
 
+__all__ = ["app", "describe_event", "main"]
+
 app = typer.Typer(help="Troupe: plan, execute and review tasks over Kafka.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics of this deployment.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys of the gateway. Operator commands: they write to MongoDB directly (MONGODB_URI).",
+    no_args_is_help=True,
+)
 app.add_typer(topics_app, name="topics")
+app.add_typer(keys_app, name="keys")
 console = Console()
+
+Url = Annotated[str, typer.Option("--url", envvar="TROUPE_GATEWAY_URL", help="The gateway's base URL.")]
+ApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="TROUPE_API_KEY", help="A gateway API key.", show_default=False),
+]
+DEFAULT_URL = "http://127.0.0.1:8000"
+_ENDED = {"succeeded", "failed", "cancelled", "timed_out", "budget_exhausted", "rejected"}
 
 
 @topics_app.command("create")
@@ -40,6 +66,238 @@ def demo() -> None:
         "(planner_svc, executor_svc, reviewer_svc, gateway_svc) come with the pipeline issue. "
         "The infrastructure above is running and the topics exist, so events can already be published "
         "to them (contracts in docs/asyncapi.json)."
+    )
+
+
+@app.command()
+def submit(
+    description: Annotated[str, typer.Argument(help="What to do, in plain language.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the task live until it ends.")] = False,
+    max_iterations: Annotated[int | None, typer.Option(min=1, max=20)] = None,
+    max_duration_s: Annotated[int | None, typer.Option(min=1)] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Retries with one key submit once.")] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Submit a task through the gateway; with --wait, show its progress and result."""
+    constraints = {"max_iterations": max_iterations, "max_duration_s": max_duration_s}
+    request = {"description": description, "constraints": {k: v for k, v in constraints.items() if v}}
+    with _gateway(url, api_key) as gateway:
+        accepted = _or_exit(lambda: gateway.submit(request, idempotency_key))
+        task_id = accepted["task_id"]
+        console.print(f"task [bold]{task_id}[/bold] submitted")
+        if wait:
+            final = _follow(gateway, task_id)
+            _print_task(final)
+            raise typer.Exit(0 if final.get("status") == "succeeded" else 1)
+
+
+@app.command()
+def status(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Show a task: status, progress, plan steps, review, result or error, usage."""
+    with _gateway(url, api_key) as gateway:
+        _print_task(_or_exit(lambda: gateway.task(task_id)))
+
+
+@app.command()
+def logs(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Print a task's log, one line per event."""
+    with _gateway(url, api_key) as gateway:
+        for entry in _or_exit(lambda: list(gateway.logs(task_id))):
+            style = {"warning": "yellow", "error": "red"}.get(entry["level"], "")
+            line = escape(f"{entry['time']}  {entry['type']:<22} {entry['message']}")
+            console.print(f"[{style}]{line}[/{style}]" if style else line, highlight=False)
+
+
+@app.command()
+def cancel(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Ask for a task to be cancelled."""
+    with _gateway(url, api_key) as gateway:
+        _or_exit(lambda: gateway.cancel(task_id))
+        console.print(f"cancel requested for {task_id}")
+
+
+@app.command("tasks")
+def list_tasks(
+    status_: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """List your tasks, newest first."""
+    with _gateway(url, api_key) as gateway:
+        found = _or_exit(lambda: gateway.tasks(status_ or (), limit))
+    table = Table("task", "status", "progress", "created", "description")
+    for t in found:
+        table.add_row(
+            t["task_id"], t["status"], f"{t['progress']:.0%}", t["created_at"], escape(t["description"][:60])
+        )
+    console.print(table)
+
+
+@app.command()
+def publish(
+    description: Annotated[str, typer.Argument(help="What to do, in plain language.")],
+    tenant: Annotated[str, typer.Option(help="The tenant that owns the task.")] = "default",
+    task_id: Annotated[str | None, typer.Option(help="Defaults to a new UUID.")] = None,
+    max_iterations: Annotated[int, typer.Option(min=1, max=20)] = 3,
+) -> None:
+    """Publish a task.submitted event straight to Kafka (no gateway), keyed by its task id."""
+    settings = Settings()
+    event = TaskSubmitted(
+        task_id=task_id or str(uuid.uuid4()),
+        tenant=tenant,
+        request=TaskRequest(
+            description=description, constraints=TaskConstraints(max_iterations=max_iterations)
+        ),
+    )
+
+    async def send() -> None:
+        await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
+        async with make_broker(settings) as broker:
+            await broker.start()
+            await broker.publish(
+                encode_event(event), settings.topics.task_submitted, key=event.task_id.encode()
+            )
+
+    asyncio.run(send())
+    console.print(f"published task [bold]{event.task_id}[/bold] on {settings.topics.task_submitted}")
+
+
+@keys_app.command("create")
+def create_key(
+    tenant: Annotated[str, typer.Option(help="The tenant whose tasks the key sees.")],
+    role: Annotated[Role, typer.Option(help="admin or user.")] = Role.USER,
+) -> None:
+    """Create an API key; its token is printed once and stored only as a hash."""
+    key, token = asyncio.run(_with_keys(lambda keys: keys.create(tenant, role)))
+    console.print(f"key id  {key.key_id}\ntenant  {key.tenant}\nrole    {key.role}")
+    console.print(f"token   [bold]{token}[/bold]  [dim](shown once: keep it)[/dim]")
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="The key id (not the token).")]) -> None:
+    """Revoke an API key: it stops working at once on every gateway."""
+    if not asyncio.run(_with_keys(lambda keys: keys.revoke(key_id))):
+        console.print(f"[red]no key {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def list_keys(tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None) -> None:
+    """List API keys (ids, tenants, roles; never tokens)."""
+    table = Table("key id", "tenant", "role", "created", "revoked")
+    for key in asyncio.run(_with_keys(lambda keys: keys.all(tenant))):
+        table.add_row(
+            key.key_id, key.tenant, key.role, key.created_at.isoformat(), "yes" if key.revoked else ""
+        )
+    console.print(table)
+
+
+async def _with_keys(use: Any) -> Any:
+    settings = Settings()
+    client = make_client(settings)
+    try:
+        keys = MongoKeyStore(make_database(client, settings))
+        await keys.ensure_indexes()
+        return await use(keys)
+    finally:
+        await client.close()
+
+
+def _gateway(url: str, api_key: str | None) -> GatewayClient:
+    return GatewayClient(url, api_key)
+
+
+def _or_exit(call: Any) -> Any:
+    try:
+        return call()
+    except GatewayError as exc:
+        _fail(exc)
+
+
+def _fail(exc: GatewayError) -> NoReturn:
+    console.print(
+        f"[red]{escape(exc.detail)}[/red]" + (f" [dim](HTTP {exc.status})[/dim]" if exc.status else "")
+    )
+    raise typer.Exit(2) from exc
+
+
+def _follow(gateway: GatewayClient, task_id: str) -> dict[str, Any]:
+    """A live progress bar from the task's event stream; returns the task as it ended."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        row = bar.add_task("submitted", total=1.0)
+        try:
+            for name, data in gateway.events(task_id):
+                text, completed = describe_event(name, data)
+                bar.update(row, description=text, completed=completed)  # None leaves the fill as it is
+        except GatewayError as exc:
+            _fail(exc)
+    # The stream can end a moment before the projection has stored the end: give it that moment.
+    for _ in range(50):
+        task: dict[str, Any] = _or_exit(lambda: gateway.task(task_id))
+        if task["status"] in _ENDED:
+            break
+        time.sleep(0.1)
+    return task
+
+
+def describe_event(name: str, data: dict[str, Any]) -> tuple[str, float | None]:
+    """The progress bar's text and fill after one server-sent event."""
+    if name == "snapshot":
+        return f"{data['status']}", float(data["progress"])
+    if name == "step.progressed":
+        return f"step {data['step_id']} {data['phase']}", data["steps_done"] / data["steps_total"]
+    if name == "plan.created":
+        return f"executing iteration {data['iteration']} ({len(data['plan']['steps'])} steps)", 0.0
+    if name == "execution.completed":
+        return "reviewing", 1.0
+    if name == "review.completed":
+        return f"review: {data['verdict']}", None
+    if name == "task.finished":
+        return data["status"], 1.0 if data["status"] == "succeeded" else None
+    if name == "event.dead_lettered":
+        return "rejected", None
+    return name, None
+
+
+def _print_task(task: dict[str, Any]) -> None:
+    colour = {"succeeded": "green"}.get(task["status"], "red" if task["status"] in _ENDED else "cyan")
+    console.print(
+        f"[bold]{task['task_id']}[/bold]  [{colour}]{task['status']}[/{colour}]  {task['progress']:.0%}"
+    )
+    console.print(f"  {escape(task['description'])}", highlight=False)
+    if task.get("current_step"):
+        console.print(f"  current step: {task['current_step']} (iteration {task['iteration']})")
+    for step in task.get("steps", []):
+        line = f"  - {step['step_id']} [{step['tool']}] {step['status']} {step['output_summary'][:80]}"
+        console.print(escape(line), highlight=False)
+    if task.get("review"):
+        console.print(escape(f"  review: {task['review']['verdict']} {task['review']['feedback'][:200]}"))
+    if task.get("result") is not None:
+        result = json.dumps(task["result"], ensure_ascii=False)[:2_000]
+        console.print("  result: " + escape(result), highlight=False)
+    if task.get("error"):
+        console.print(f"  [red]error: {escape(task['error'])}[/red]")
+    usage = task.get("usage") or {}
+    console.print(
+        f"  usage: {usage.get('llm_calls', 0)} LLM calls, {usage.get('tokens_in', 0)}+{usage.get('tokens_out', 0)}"
+        f" tokens, ${usage.get('cost_usd', 0):.4f}"
+        + (f"  trace {task['trace_id']}" if task.get("trace_id") else "")
     )
 
 

@@ -1,0 +1,42 @@
+"""The gateway's parts behind their interfaces, and the FastAPI dependencies that hand them to routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway_svc.auth import KeyStore
+from gateway_svc.idempotency import IdempotencyStore
+from gateway_svc.live_events import LiveEvents
+from gateway_svc.projection_store import TaskReader
+from gateway_svc.rate_limit import RateLimiter
+from gateway_svc.settings import GatewaySettings
+from troupe.publishing import EventPublisher
+
+__all__ = ["Components", "Parts", "ReadinessCheck"]
+
+# name -> "is it reachable?"; each check answers within its own timeout.
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+@dataclass(frozen=True)
+class Components:
+    settings: GatewaySettings
+    keys: KeyStore
+    limiter: RateLimiter
+    idempotency: IdempotencyStore
+    tasks: TaskReader
+    publisher: EventPublisher
+    live: LiveEvents
+    readiness: ReadinessCheck
+
+
+def _components(request: Request) -> Components:
+    parts: Components = request.app.state.components
+    return parts
+
+
+Parts = Annotated[Components, Depends(_components)]

@@ -1,0 +1,98 @@
+"""The projected state of one task and its log entries: plain data, what GET /tasks/{id} shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, JsonValue
+
+from schemas import FinalStatus, Plan, StepResult, TaskConstraints, Usage, Verdict
+
+__all__ = ["TERMINAL", "LogEntry", "ReviewState", "StepState", "TaskState", "TaskStatus"]
+
+
+class TaskStatus(StrEnum):
+    SUBMITTED = "submitted"
+    PLANNING = "planning"
+    EXECUTING = "executing"
+    REVIEWING = "reviewing"
+    SUCCEEDED = FinalStatus.SUCCEEDED.value
+    FAILED = FinalStatus.FAILED.value
+    CANCELLED = FinalStatus.CANCELLED.value
+    TIMED_OUT = FinalStatus.TIMED_OUT.value
+    BUDGET_EXHAUSTED = FinalStatus.BUDGET_EXHAUSTED.value
+    REJECTED = FinalStatus.REJECTED.value
+
+
+TERMINAL = frozenset(TaskStatus(s.value) for s in FinalStatus)
+
+
+class StepState(BaseModel):
+    """One step of the current iteration. `phase` never goes back: 0 pending, 1 started, 2 finished,
+    3 recorded in the execution's results (which then win over progress events, whatever their order)."""
+
+    step_id: str
+    tool: str = ""
+    status: str = "pending"
+    phase: int = 0
+    output_summary: str = ""
+    error: str | None = None
+    duration_ms: int = 0
+
+
+class ReviewState(BaseModel):
+    iteration: int
+    verdict: Verdict
+    feedback: str = ""
+    reviewer: str = ""
+
+
+class TaskState(BaseModel):
+    """A task as the projection knows it. `revision` counts the events applied; `applied_events` makes
+    every event count once however often it is delivered."""
+
+    task_id: str
+    tenant: str = "default"
+    status: TaskStatus = TaskStatus.SUBMITTED
+    # (iteration, stage rank) of the event that set `status`: an older event arriving late cannot win.
+    status_key: tuple[int, int] = (0, -1)
+    description: str = ""
+    constraints: TaskConstraints | None = None
+    iteration: int = 0
+    plan: Plan | None = None
+    plan_iteration: int = -1
+    steps: dict[str, StepState] = Field(default_factory=dict)
+    steps_iteration: int = -1
+    steps_total: int = 0
+    current_step: str | None = None
+    progress: float = 0.0
+    results: list[StepResult] = Field(default_factory=list)
+    results_iteration: int = -1
+    review: ReviewState | None = None
+    result: JsonValue = None
+    reason: str | None = None
+    cancel_requested: bool = False
+    usage: Usage = Field(default_factory=Usage)
+    trace_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    revision: int = 0
+    applied_events: list[str] = Field(default_factory=list)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class LogEntry(BaseModel):
+    """One line of a task's log: one per event, keyed by the event id so a duplicate is the same line."""
+
+    event_id: str
+    task_id: str
+    tenant: str
+    time: datetime
+    level: str = "info"
+    type: str
+    iteration: int = 0
+    message: str

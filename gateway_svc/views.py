@@ -1,0 +1,106 @@
+"""What the API answers: the public shape of tasks, logs and pages, apart from how they are stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, JsonValue
+
+from gateway_svc.task_state import LogEntry, ReviewState, StepState, TaskState, TaskStatus
+from schemas import Plan, StepResult, TaskConstraints, Usage
+
+__all__ = [
+    "Accepted",
+    "LogPage",
+    "StepView",
+    "TaskPage",
+    "TaskSummary",
+    "TaskView",
+    "task_summary",
+    "task_view",
+]
+
+
+class Accepted(BaseModel):
+    task_id: str
+    status: str = "submitted"
+    trace_id: str | None = None
+    links: dict[str, str]
+
+
+class StepView(BaseModel):
+    step_id: str
+    tool: str
+    status: str
+    output_summary: str
+    error: str | None
+    duration_ms: int
+
+
+class TaskSummary(BaseModel):
+    task_id: str
+    status: TaskStatus
+    description: str
+    iteration: int
+    progress: float
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskView(TaskSummary):
+    tenant: str
+    current_step: str | None
+    constraints: TaskConstraints | None
+    plan: Plan | None
+    steps: list[StepView]
+    results: list[StepResult]
+    review: ReviewState | None
+    result: JsonValue = None
+    error: str | None = Field(description="Why the task did not succeed, when it did not.")
+    cancel_requested: bool
+    usage: Usage
+    trace_id: str | None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskSummary]
+    next_cursor: str | None
+
+
+class LogPage(BaseModel):
+    items: list[LogEntry]
+    next_cursor: str | None
+
+
+def task_view(state: TaskState) -> TaskView:
+    return TaskView(
+        **task_summary(state).model_dump(),
+        tenant=state.tenant,
+        current_step=state.current_step,
+        constraints=state.constraints,
+        plan=state.plan,
+        steps=[_step(s) for s in state.steps.values()],
+        results=state.results,
+        review=state.review,
+        result=state.result,
+        error=state.reason,
+        cancel_requested=state.cancel_requested,
+        usage=state.usage,
+        trace_id=state.trace_id,
+    )
+
+
+def task_summary(state: TaskState) -> TaskSummary:
+    return TaskSummary(
+        task_id=state.task_id,
+        status=state.status,
+        description=state.description,
+        iteration=state.iteration,
+        progress=state.progress,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+    )
+
+
+def _step(step: StepState) -> StepView:
+    return StepView(**step.model_dump(exclude={"phase"}))

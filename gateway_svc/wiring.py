@@ -1,0 +1,81 @@
+"""The real parts: MongoDB stores, the Kafka publisher, the projection consumer and the live feed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.database import AsyncDatabase
+
+from gateway_svc.auth import ADMIN_KEY_ID, MongoKeyStore, Role
+from gateway_svc.components import Components
+from gateway_svc.idempotency import MongoIdempotencyStore
+from gateway_svc.live_events import KafkaLiveFeed, LiveEvents
+from gateway_svc.projection_store import MongoTaskStore
+from gateway_svc.projector import Projector, subscribe_projector
+from gateway_svc.rate_limit import MongoCounters, RateLimiter
+from gateway_svc.settings import GatewaySettings
+from troupe.db import Document, make_client, make_database
+from troupe.kafka import ensure_topics, make_broker
+from troupe.logs import get_logger
+from troupe.publishing import KafkaEventPublisher
+
+__all__ = ["connect"]
+
+_log = get_logger(__name__)
+_CHECK_TIMEOUT_S = 2.0
+
+
+@asynccontextmanager
+async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
+    """Everything the gateway talks to, started in order and stopped in reverse."""
+    client = make_client(settings)
+    database = make_database(client, settings)
+    tasks, keys, counters = MongoTaskStore(database), MongoKeyStore(database), MongoCounters(database)
+    try:
+        for store in (tasks, keys, counters):
+            await store.ensure_indexes()
+        if settings.admin_api_key is not None:
+            await keys.put(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
+        await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
+        broker = make_broker(settings)
+        if settings.run_projection:
+            subscribe_projector(broker, settings, Projector(tasks))
+        live = LiveEvents()
+        feed = KafkaLiveFeed(settings, live)
+        async with broker:
+            await broker.start()
+            await feed.start()
+            try:
+                yield Components(
+                    settings=settings,
+                    keys=keys,
+                    limiter=RateLimiter(counters, settings.rate_limit_per_minute),
+                    idempotency=MongoIdempotencyStore(database),
+                    tasks=tasks,
+                    publisher=KafkaEventPublisher(broker, settings.topics),
+                    live=live,
+                    readiness=lambda: _readiness(database, broker),
+                )
+            finally:
+                live.close_all()
+                await feed.stop()
+    finally:
+        await client.close()
+
+
+async def _readiness(database: AsyncDatabase[Document], broker: KafkaBroker) -> dict[str, bool]:
+    mongo, kafka = await asyncio.gather(_mongo_answers(database), broker.ping(timeout=_CHECK_TIMEOUT_S))
+    return {"mongodb": mongo, "kafka": bool(kafka)}
+
+
+async def _mongo_answers(database: AsyncDatabase[Document]) -> bool:
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT_S):
+            await database.command("ping")
+    except Exception as exc:  # unreachable, timed out or refused: all mean "not ready"
+        _log.warning("readiness: mongodb does not answer", error=repr(exc))
+        return False
+    return True

@@ -1,0 +1,78 @@
+"""The gateway's MongoDB stores on the real MongoDB-wire server: races between writers come out right."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from gateway_svc.auth import MongoKeyStore, Role
+from gateway_svc.idempotency import Claim, MongoIdempotencyStore
+from gateway_svc.projection_store import MongoTaskStore
+from gateway_svc.projector import Projector
+from gateway_svc.rate_limit import MongoCounters
+from schemas import utc_now
+from tests.unit.gateway.events import happy_path
+from troupe.db import Document
+
+
+async def test_a_duplicate_writes_nothing(database: AsyncDatabase[Document]) -> None:
+    store = MongoTaskStore(database)
+    projector = Projector(store)
+    submitted = happy_path("t1")[0]
+    first = await projector.apply(submitted)
+    assert first is not None and first.revision == 1
+    assert await projector.apply(submitted) is None
+    assert await store.load("t1") == first
+
+
+async def test_concurrent_projectors_lose_no_event(database: AsyncDatabase[Document]) -> None:
+    store = MongoTaskStore(database)
+    events = happy_path("t1")
+    await asyncio.gather(*(Projector(store).apply(e) for e in events))
+    state = await store.load("t1")
+    assert state is not None
+    assert state.revision == len(events)
+    assert sorted(state.applied_events) == sorted(e.event_id for e in events)
+    assert state.usage.llm_calls == 3
+    assert len(await store.log_page("t1", 100, None)) == len(events)
+
+
+async def test_one_idempotency_key_holds_one_task_whoever_claims_first(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoIdempotencyStore(database)
+    claims = [
+        Claim(tenant="acme", key="k", task_id=f"t{i}", fingerprint="f", submitted_at=utc_now())
+        for i in range(5)
+    ]
+    held = await asyncio.gather(*(store.claim(c) for c in claims))
+    assert len({c.task_id for c in held}) == 1
+    other_tenant = await store.claim(claims[0].model_copy(update={"tenant": "globex", "task_id": "g"}))
+    assert other_tenant.task_id == "g"
+
+
+async def test_window_counters_count_every_concurrent_hit(database: AsyncDatabase[Document]) -> None:
+    counters = MongoCounters(database)
+    await counters.ensure_indexes()
+    counts = sorted(await asyncio.gather(*(counters.hit("k", 100) for _ in range(20))))
+    # Racing requests may each see the others' hits, never fewer than came before them.
+    assert counts[-1] == 20
+    assert all(count >= rank for rank, count in enumerate(counts, start=1))
+    await counters.hit("k", 102)  # a new window sweeps those before the previous one
+    assert await database["rate_limit_hits"].count_documents({"window": 100}) == 0
+
+
+async def test_keys_are_stored_hashed_and_found_by_token(database: AsyncDatabase[Document]) -> None:
+    keys = MongoKeyStore(database)
+    await keys.ensure_indexes()
+    key, token = await keys.create("acme", Role.USER)
+    found = await keys.find(token)
+    assert found is not None and (found.key_id, found.tenant, found.role) == (key.key_id, "acme", Role.USER)
+    assert await keys.find(token + "x") is None
+    stored = await database["api_keys"].find_one({"_id": key.key_id})
+    assert stored is not None and token not in str(stored)
+    assert await keys.revoke(key.key_id)
+    revoked = await keys.find(token)
+    assert revoked is not None and revoked.revoked
+    assert not await keys.revoke("k_missing")
