@@ -1,6 +1,13 @@
 """Troupe's contracts: events, the task request, plans and the topic catalogue. Data only, no I/O."""
 
-from schemas.codec import InvalidEvent, decode_event, encode_event, event_types, read_task_id
+from schemas.codec import (
+    InvalidEvent,
+    decode_event,
+    encode_event,
+    event_types,
+    read_task_id,
+    read_tenant,
+)
 from schemas.envelope import Envelope, EventModel, deterministic_event_id, utc_now
 from schemas.events import (
     CancelRequested,
@@ -53,5 +60,6 @@ __all__ = [
     "event_types",
     "execution_order",
     "read_task_id",
+    "read_tenant",
     "utc_now",
 ]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.envelope import Envelope
+from schemas.envelope import ID_PATTERN, Envelope
 from schemas.events import TaskEvent
 
-__all__ = ["InvalidEvent", "decode_event", "encode_event", "event_types", "read_task_id"]
+__all__ = ["InvalidEvent", "decode_event", "encode_event", "event_types", "read_task_id", "read_tenant"]
 
 _ADAPTER: TypeAdapter[TaskEvent] = TypeAdapter(TaskEvent)
 _MAX_ERRORS_SHOWN = 5
@@ -48,12 +49,21 @@ def decode_event(raw: bytes | str | dict[str, Any]) -> TaskEvent:
 
 def read_task_id(raw: bytes | str | dict[str, Any]) -> str | None:
     """The task id of a payload that may be otherwise broken, so a rejection can still be tied to its task."""
+    return _read_id(raw, "task_id")
+
+
+def read_tenant(raw: bytes | str | dict[str, Any]) -> str | None:
+    """The tenant of a payload that may be otherwise broken, so its owner can see the rejection."""
+    return _read_id(raw, "tenant")
+
+
+def _read_id(raw: bytes | str | dict[str, Any], field: str) -> str | None:
     try:
         data = raw if isinstance(raw, dict) else _load_json(raw)
     except InvalidEvent:
         return None
-    task_id = data.get("task_id")
-    return task_id if isinstance(task_id, str) and 0 < len(task_id) <= 128 else None
+    value = data.get(field)
+    return value if isinstance(value, str) and re.fullmatch(ID_PATTERN, value) else None
 
 
 def _load_json(raw: bytes | str) -> dict[str, Any]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 
-from schemas import DeadLettered, deterministic_event_id, read_task_id
-from schemas.envelope import ID_PATTERN
+from schemas import DeadLettered, deterministic_event_id, read_task_id, read_tenant
 
 __all__ = [
     "DeadLetterSink",
@@ -31,15 +29,14 @@ class RefusedMessage:
 
 
 def dead_letter_for(message: RefusedMessage, consumer: str, reason: str) -> DeadLettered:
-    task_id = read_task_id(message.value)
-    if task_id is not None and not re.fullmatch(ID_PATTERN, task_id):
-        task_id = None  # a malformed id cannot name a task document
+    task_id = read_task_id(message.value)  # None when unreadable or malformed: it cannot name a document
     return DeadLettered(
         # One id per source message and consumer, so a redelivered refusal is recognisably the same letter.
         event_id=deterministic_event_id(
             message.topic, "dead-letter", message.partition, message.offset, consumer
         ),
         task_id=task_id,
+        tenant=read_tenant(message.value),
         source_topic=message.topic,
         source_partition=message.partition,
         source_offset=message.offset,
