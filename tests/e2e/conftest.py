@@ -3,25 +3,55 @@ scripted LLM reached through the real `openai` client."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from schemas import Topics
+from gateway_svc.auth import MongoKeyStore
+from schemas import FinalStatus, Topics
 from tests.e2e.event_log import EventLog, event_log
-from tests.e2e.processes import ServiceProcess, base_environment
+from tests.e2e.processes import ServiceProcess, answers, base_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
 from tests.integration.conftest import _servers_are_up  # noqa: F401  (autouse: fail fast without servers)
+from troupe.db import make_client
 from troupe.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
+# Low enough for a test to go past it quickly, high enough for the other tests' polling (each uses its own key).
+RATE_LIMIT_PER_MINUTE = 240
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 WORKERS = ("planner_svc", "executor_svc", "reviewer_svc")
+FINAL = {status.value for status in FinalStatus}
+
+
+def trace_store_url() -> str:
+    """The local trace store's query API (infra/jaeger.sh)."""
+    return f"http://127.0.0.1:{os.environ.get('TROUPE_JAEGER_PORT', '16686')}"
+
+
+def otlp_endpoint() -> str:
+    return os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{os.environ.get('TROUPE_OTLP_PORT', '4318')}"
+    )
 
 
 @dataclass
@@ -29,6 +59,8 @@ class Pipeline:
     settings: Settings
     llm: ScriptedLLM
     services: dict[str, ServiceProcess]
+    gateway_url: str = ""
+    admin_key: str = ""
 
     @property
     def topics(self) -> Topics:
@@ -55,13 +87,28 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
                 "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
                 "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
                 **llm_environment(llm),
+                # Spans go to the local trace store, in small batches so a test reads them back soon.
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint(),
+                "OTEL_BSP_SCHEDULE_DELAY": "200",
             }
         )
+        gateway_port = free_port()
+        env.update(
+            {
+                "TROUPE_GATEWAY_PORT": str(gateway_port),
+                "TROUPE_ADMIN_API_KEY": (admin_key := f"trp_e2e_{uuid.uuid4().hex}"),
+                "TROUPE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
+            }
+        )
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
         services = {name: ServiceProcess(name, env, logs) for name in WORKERS}
+        services["gateway_svc"] = ServiceProcess(
+            "gateway_svc", env, logs, ready=answers(f"{gateway_url}/readyz")
+        )
         try:
             for service in services.values():
                 service.start()
-            yield Pipeline(deployment, llm, services)
+            yield Pipeline(deployment, llm, services, gateway_url, admin_key)
         finally:
             for service in services.values():
                 service.stop()
@@ -82,3 +129,32 @@ async def producer(pipeline: Pipeline) -> AsyncIterator[AIOKafkaProducer]:
         yield producer
     finally:
         await producer.stop()
+
+
+@pytest.fixture
+async def api(pipeline: Pipeline) -> AsyncIterator[ApiClient]:
+    """An HTTP client with a fresh key of its own, for tenant `acme`."""
+    client = make_client(pipeline.settings)
+    try:
+        _, token = await MongoKeyStore(client[pipeline.settings.mongodb_database]).create("acme")
+    finally:
+        await client.close()
+    async with httpx.AsyncClient(
+        base_url=pipeline.gateway_url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        yield ApiClient(http)
+
+
+@dataclass
+class ApiClient:
+    http: httpx.AsyncClient
+
+    async def wait_until_final(self, task_id: str, timeout_s: float = 90) -> dict[str, Any]:
+        """Poll GET /tasks/{id} (gently: the key is rate limited) until the task has a final status."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                answer = await self.http.get(f"/tasks/{task_id}")
+                if answer.status_code == 200 and answer.json()["status"] in FINAL:
+                    task: dict[str, Any] = answer.json()
+                    return task
+                await asyncio.sleep(0.5)

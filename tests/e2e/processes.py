@@ -7,10 +7,27 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 READY_LINE = "started successfully"
+
+
+def log_says(line: str) -> Callable[[ServiceProcess], bool]:
+    return lambda service: line in service.log_path.read_text(errors="replace")[service.log_offset :]
+
+
+def answers(url: str) -> Callable[[ServiceProcess], bool]:
+    def check(_: ServiceProcess) -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
 
 
 @dataclass
@@ -18,16 +35,18 @@ class ServiceProcess:
     module: str
     env: dict[str, str]
     log_dir: Path
+    ready: Callable[[ServiceProcess], bool] = field(default_factory=lambda: log_says(READY_LINE))
     process: subprocess.Popen[bytes] | None = None
+    log_offset: int = 0
     starts: int = 0
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.log_path = self.log_dir / f"{self.module}.log"
 
-    def start(self, ready_line: str = READY_LINE, timeout_s: float = 60) -> None:
+    def start(self, timeout_s: float = 60) -> None:
         self.starts += 1
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
@@ -37,7 +56,7 @@ class ServiceProcess:
                 stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + timeout_s
-        while ready_line not in self.log_path.read_text(errors="replace")[offset:]:
+        while not self.ready(self):
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.module} exited with {self.process.returncode}; see {self.log_path}"
