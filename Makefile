@@ -13,8 +13,13 @@ export TROUPE_KAFKA_CONTROLLER_PORT ?= 9093
 export TROUPE_MONGO_PORT ?= 27017
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(TROUPE_KAFKA_PORT)
 export MONGODB_URI ?= mongodb://127.0.0.1:$(TROUPE_MONGO_PORT)/
+# The local gateway's first key: made once per checkout, kept in .troupe/ (git-ignored).
+export TROUPE_ADMIN_API_KEY ?= $(shell mkdir -p .troupe && { test -s .troupe/admin-api-key || $(PYTHON) -c 'import secrets; print("trp_local_" + secrets.token_urlsafe(24))' > .troupe/admin-api-key; } && cat .troupe/admin-api-key)
+# The local trace store (infra/jaeger.sh) takes OTLP here; the services export to it when it runs.
+export TROUPE_OTLP_PORT ?= 4318
+export OTEL_EXPORTER_OTLP_ENDPOINT ?= http://127.0.0.1:$(TROUPE_OTLP_PORT)
 
-.PHONY: help venv infra-up infra-down infra-status lint test test-unit contracts run clean
+.PHONY: help venv infra-up infra-down infra-status lint test test-unit contracts run stop bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -54,8 +59,17 @@ test: venv lint infra-up  ## everything: lint, unit and integration tests agains
 	@echo "==> tests: unit and integration"
 	@$(BIN)/pytest -q
 
-run: venv infra-up  ## bring up the stack and run Troupe's demo
+run: venv infra-up  ## bring up the stack and the four services, then run the demo task
+	@bash infra/services.sh start
 	@$(BIN)/troupe demo
+
+stop:  ## stop the services and the local stack
+	@bash infra/services.sh stop
+	@bash infra/stack.sh down
+
+bench: venv infra-up  ## benchmarks (~15 min): Troupe vs the Kafka floor and Temporal; writes docs/benchmarks.md
+	@$(BIN)/pip install --quiet --progress-bar off -e '.[bench]'
+	@$(BIN)/python -m bench
 
 clean: infra-down  ## stop the servers and delete the virtualenv and every local download, build and data
 	rm -rf $(VENV) .troupe

@@ -18,7 +18,8 @@ running_pid() {
   f="$(pid_file "$1")"
   [[ -f $f ]] || return 1
   pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null && grep -q -- "-m $1" "/proc/$pid/cmdline" 2>/dev/null; then
+  # /proc/PID/cmdline separates arguments with NUL bytes.
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-m $1"; then
     echo "$pid"
   else
     rm -f "$f"
@@ -37,15 +38,20 @@ ready() {
 }
 
 start_one() {
-  local name=$1 pid waited=0
+  local name=$1 pid waited=0 i
   if pid="$(running_pid "$name")"; then
     say "$name already running (pid $pid)"
     return 0
   fi
   mkdir -p "$TROUPE_HOME/run" "$TROUPE_HOME/log"
   [[ -f "$(log_file "$name")" ]] && mv "$(log_file "$name")" "$(log_file "$name").1"
-  (cd "$REPO_ROOT" && setsid nohup "$PYTHON" -m "$name" >"$(log_file "$name")" 2>&1 </dev/null &
-    echo $! >"$(pid_file "$name")")
+  rm -f "$(pid_file "$name")"
+  # Own session, so the service outlives this script; exec all the way down, so no shell is left holding
+  # the caller's output open, and the inner bash writes its own pid before it becomes python.
+  # shellcheck disable=SC2016  # $$ and $@ belong to the inner bash
+  (cd "$REPO_ROOT" && exec setsid nohup bash -c 'printf "%s\n" "$$" >"$0"; exec "$@"' "$(pid_file "$name")" \
+    "$PYTHON" -m "$name") >"$(log_file "$name")" 2>&1 </dev/null &
+  for ((i = 0; i < 50; i++)); do [[ -s "$(pid_file "$name")" ]] && break; sleep 0.1; done
   pid="$(cat "$(pid_file "$name")")"
   until ready "$name"; do
     if ! kill -0 "$pid" 2>/dev/null; then

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -19,6 +21,9 @@ from gateway_svc.client import GatewayClient, GatewayError
 from schemas import TaskConstraints, TaskRequest, TaskSubmitted, encode_event
 from troupe.db import make_client, make_database
 from troupe.kafka import ensure_topics, make_broker
+from troupe.llm.config import LLMSettings
+from troupe.llm.offline import HOW_TO_CONFIGURE
+from troupe.llm.wiring import build_providers
 from troupe.settings import Settings
 from troupe.stack import check_stack
 
@@ -40,6 +45,7 @@ ApiKey = Annotated[
     typer.Option("--api-key", envvar="TROUPE_API_KEY", help="A gateway API key.", show_default=False),
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
+SAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "samples" / "callchain_app"
 _ENDED = {"succeeded", "failed", "cancelled", "timed_out", "budget_exhausted", "rejected"}
 
 
@@ -53,20 +59,32 @@ def create_topics() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Bring-up check and demo. The Plan -> Execute -> Review pipeline is not built yet, so it says so."""
+def demo(url: Url = DEFAULT_URL, api_key: ApiKey = None) -> None:
+    """Troupe's demo: the call sequence from main() to process_data() in the sample project."""
     settings = Settings()
     report = asyncio.run(check_stack(settings))
     for line in report.lines:
         console.print(line)
     if not report.ok:
         raise typer.Exit(1)
-    console.print(
-        "\n[yellow]The Plan -> Execute -> Review pipeline is not there yet:[/yellow] the services "
-        "(planner_svc, executor_svc, reviewer_svc, gateway_svc) come with the pipeline issue. "
-        "The infrastructure above is running and the topics exist, so events can already be published "
-        "to them (contracts in docs/asyncapi.json)."
-    )
+    providers, _ = build_providers(LLMSettings())
+    if providers:
+        console.print(f"LLM providers configured: {', '.join(sorted(providers))}")
+    else:
+        console.print(
+            "[yellow][offline mode][/yellow] no LLM is configured, so Troupe plans and reviews with its "
+            f"deterministic offline planner and reviewer; {HOW_TO_CONFIGURE}."
+        )
+    description = f"Give me the call sequence from main() to process_data() in {SAMPLE_PROJECT}"
+    console.print(f"\nsubmitting: [bold]{escape(description)}[/bold]")
+    with _gateway(url, api_key or os.environ.get("TROUPE_ADMIN_API_KEY")) as gateway:
+        task_id = _or_exit(lambda: gateway.submit({"description": description}, None))["task_id"]
+        console.print(f"task [bold]{task_id}[/bold]")
+        final = _follow(gateway, task_id)
+        for step in (final.get("plan") or {}).get("steps", []):
+            console.print(f"plan step [bold]{step['id']}[/bold]: {step['tool']} {json.dumps(step['args'])}")
+        _print_task(final)
+        raise typer.Exit(0 if final.get("status") == "succeeded" else 1)
 
 
 @app.command()
