@@ -306,9 +306,15 @@ def _print_task(task: dict[str, Any]) -> None:
         console.print(escape(line), highlight=False)
     if task.get("review"):
         console.print(escape(f"  review: {task['review']['verdict']} {task['review']['feedback'][:200]}"))
-    if task.get("result") is not None:
-        result = json.dumps(task["result"], ensure_ascii=False)[:2_000]
-        console.print("  result: " + escape(result), highlight=False)
+    result = task.get("result")
+    paths = result.get("paths") if isinstance(result, dict) else None
+    if isinstance(paths, list):
+        # A code_analyzer answer: show the call sequences themselves, not the whole graph.
+        console.print(f"  result: {len(paths)} call sequence(s)")
+        for path in paths:
+            console.print("    " + escape(" -> ".join(map(str, path))), highlight=False)
+    elif result is not None:
+        console.print("  result: " + escape(json.dumps(result, ensure_ascii=False)[:2_000]), highlight=False)
     if task.get("error"):
         console.print(f"  [red]error: {escape(task['error'])}[/red]")
     usage = task.get("usage") or {}
