@@ -100,7 +100,7 @@ async def list_tasks(
 @router.get("/tasks/{task_id}", response_model=TaskView)
 async def get_task(task_id: TaskId, caller: Caller, parts: Parts) -> TaskView:
     """Status, current step, progress, plan, step results, review, result or error, usage and trace id."""
-    return task_view(await owned_task(parts, task_id, caller.tenant))
+    return task_view(await owned_task(parts, task_id, caller.tenant), parts.settings.grafana_url)
 
 
 @router.get("/tasks/{task_id}/logs", response_model=LogPage)

@@ -15,6 +15,7 @@ from gateway_svc.pagination import BadCursor
 from gateway_svc.request_log import RequestLog
 from gateway_svc.settings import GatewaySettings
 from troupe import __version__
+from troupe.http_spans import RequestSpans
 
 __all__ = ["Connect", "create_app"]
 
@@ -44,6 +45,7 @@ def create_app(settings: GatewaySettings | None = None, connect: Connect | None 
     app.add_exception_handler(ConnectionFailure, _database_unavailable)
     app.add_exception_handler(BadCursor, _bad_cursor)
     app.add_middleware(RequestLog)
+    app.add_middleware(RequestSpans)  # outermost, so the request log lines carry the request's trace
     return app
 
 

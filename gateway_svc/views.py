@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, JsonValue
 
 from gateway_svc.task_state import LogEntry, ReviewState, StepState, TaskState, TaskStatus
 from schemas import Plan, StepResult, TaskConstraints, Usage
+from troupe.telemetry import trace_url
 
 __all__ = [
     "Accepted",
@@ -60,6 +61,9 @@ class TaskView(TaskSummary):
     cancel_requested: bool
     usage: Usage
     trace_id: str | None
+    trace_url: str | None = Field(
+        default=None, description="The task's trace in Grafana, when TROUPE_GRAFANA_URL is set."
+    )
 
 
 class TaskPage(BaseModel):
@@ -72,7 +76,7 @@ class LogPage(BaseModel):
     next_cursor: str | None
 
 
-def task_view(state: TaskState) -> TaskView:
+def task_view(state: TaskState, grafana_url: str | None = None) -> TaskView:
     return TaskView(
         **task_summary(state).model_dump(),
         tenant=state.tenant,
@@ -87,6 +91,7 @@ def task_view(state: TaskState) -> TaskView:
         cancel_requested=state.cancel_requested,
         usage=state.usage,
         trace_id=state.trace_id,
+        trace_url=trace_url(grafana_url, state.trace_id) if grafana_url and state.trace_id else None,
     )
 
 

@@ -3,7 +3,7 @@
 # Usage: infra/stack.sh up|down|status. Everything it downloads, builds and stores lives under .troupe/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-servers=(kafka ferretdb sandbox)
+servers=(kafka ferretdb sandbox jaeger)
 
 case "${1:-}" in
   up)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from faststream.middlewares import AckPolicy
 from schemas import Envelope, InvalidEvent, decode_event
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
 from troupe.logs import get_logger
+from troupe.metrics import record_stage
 from troupe.settings import Settings
 from troupe.telemetry import current_trace_id
 
@@ -82,6 +84,7 @@ def subscribe_events(
             await dead_letters.send(refused, exc.reason)
             return
         where = (record.partition, record.offset)
+        started = time.monotonic()
         try:
             # Every log line the handler writes names its task and trace (the telemetry middleware has
             # already opened this message's span from its traceparent header).
@@ -90,6 +93,7 @@ def subscribe_events(
             ):
                 await handler(event)
         except Exception as exc:
+            record_stage(event.type, "error", time.monotonic() - started)
             attempt = attempts[where] = attempts.get(where, 0) + 1
             if attempt >= settings.handler_max_attempts:
                 attempts.pop(where, None)
@@ -101,3 +105,4 @@ def subscribe_events(
             await asyncio.sleep(_backoff_s(attempt))
             raise
         attempts.pop(where, None)
+        record_stage(event.type, "ok", time.monotonic() - started)

@@ -7,6 +7,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from troupe.mongo_spans import CommandSpans
 from troupe.settings import Settings
 
 __all__ = ["Document", "make_client", "make_database"]
@@ -15,13 +16,15 @@ Document = dict[str, Any]
 
 
 def make_client(settings: Settings) -> AsyncMongoClient[Document]:
-    """A client that fails fast instead of hanging when the server is away; it connects lazily."""
+    """A client that fails fast instead of hanging when the server is away; it connects lazily.
+    Every command it sends is a span (troupe.mongo_spans)."""
     return AsyncMongoClient(
         settings.mongodb_uri,
         serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         connectTimeoutMS=settings.mongodb_timeout_ms,
         tz_aware=True,
         appname=settings.service_name,
+        event_listeners=[CommandSpans()],
     )
 
 

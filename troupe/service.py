@@ -13,6 +13,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from troupe.consumer_lag import ConsumerLagSampler
 from troupe.db import Document, make_client, make_database
 from troupe.dead_letters import KafkaDeadLetters
 from troupe.kafka import ensure_topics, make_broker
@@ -20,7 +21,7 @@ from troupe.ledger import MongoLedger
 from troupe.logs import configure_logging, get_logger
 from troupe.publishing import KafkaEventPublisher
 from troupe.settings import Settings
-from troupe.telemetry import configure_tracing
+from troupe.telemetry import configure_telemetry
 
 __all__ = ["Runtime", "create_runtime", "create_worker_app", "group_name"]
 
@@ -62,16 +63,28 @@ def create_worker_app(
     runtime: Runtime, on_startup: Sequence[Callable[[], Awaitable[None]]] = ()
 ) -> FastStream:
     settings = runtime.settings
+    lag: list[ConsumerLagSampler] = []
 
     async def prepare() -> None:
         configure_logging(settings.log_level, settings.log_json)
-        configure_tracing(settings)
+        configure_telemetry(settings)
         await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
         for step in on_startup:
             await step()
         log.info("service.starting", service=settings.service_name, kafka=settings.kafka_bootstrap_servers)
 
+    async def watch_lag() -> None:
+        # Kafka subscribers carry group_id and topic_names; the broker's list is typed by the generic base.
+        subscribers = runtime.broker.subscribers
+        groups = [
+            (g, getattr(s, "topic_names", [])) for s in subscribers if (g := getattr(s, "group_id", None))
+        ]
+        lag.append(ConsumerLagSampler(settings, groups))
+        await lag[0].start()
+
     async def close() -> None:
+        for sampler in lag:
+            await sampler.stop()
         await runtime.mongo.close()
 
-    return FastStream(runtime.broker, on_startup=[prepare], after_shutdown=[close])
+    return FastStream(runtime.broker, on_startup=[prepare], after_startup=[watch_lag], after_shutdown=[close])

@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     service_name: str = "troupe"
     log_level: str = "INFO"
     log_json: bool = True
-    # aiokafka waits up to 500 ms for a fetch to fill by default; every pipeline hop would pay it.
-    kafka_fetch_max_wait_ms: int = Field(default=25, ge=0, le=10_000)
+    # How long the broker holds an empty fetch. It returns as soon as a record arrives, so this is not paid per
+    # hop (bench: same floor at 25 and 500 ms); short waits only multiply empty fetches: at 25 ms an idle worker
+    # burnt 0.08-0.16 of a core on them, at 500 ms 0.01-0.02 (docs/benchmarks.md).
+    kafka_fetch_max_wait_ms: int = Field(default=500, ge=0, le=10_000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
     # Partitions bound how many tasks a consumer group works on at once; workers are consumers per process.
     kafka_partitions: int = Field(default=8, ge=1, le=1_000)
@@ -44,6 +46,8 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TROUPE_OTLP_ENDPOINT"),
     )
+    # Grafana as its users reach it (TROUPE_GRAFANA_URL): the gateway links a task's trace there.
+    grafana_url: str | None = None
 
     @classmethod
     def for_service(cls, name: str) -> Self:

@@ -10,6 +10,7 @@ from pydantic import JsonValue
 from schemas import Envelope, FinalStatus, TaskContext, TaskFinished, deterministic_event_id, utc_now
 from troupe.ledger import Ledger, finished_key
 from troupe.logs import get_logger
+from troupe.metrics import record_task_finished
 from troupe.publishing import EventPublisher
 
 __all__ = ["emit_once", "finish", "is_finished", "past_deadline"]
@@ -49,11 +50,22 @@ async def finish(
         reason=reason,
         finished_by=by,
     )
-    return await emit_once(ledger, publisher, finished_key(cause.task_id), event)
+    stored = await emit_once(ledger, publisher, finished_key(cause.task_id), event)
+    if stored is event:  # counted once per task, not per redelivery
+        record_task_finished(status.value, _seconds_since_submission(cause, event.occurred_at))
+    return stored
 
 
 async def is_finished(ledger: Ledger, task_id: str) -> bool:
     return await ledger.find(finished_key(task_id)) is not None
+
+
+def _seconds_since_submission(cause: Envelope, now: datetime) -> float | None:
+    context = getattr(cause, "context", None)
+    submitted = context.submitted_at if isinstance(context, TaskContext) else None
+    if submitted is None and cause.type == "task.submitted":
+        submitted = cause.occurred_at
+    return (now - submitted).total_seconds() if submitted is not None else None
 
 
 def past_deadline(context: TaskContext, now: datetime | None = None) -> bool:

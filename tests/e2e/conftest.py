@@ -43,6 +43,9 @@ WORKERS = ("planner_svc", "executor_svc", "reviewer_svc")
 FINAL = {status.value for status in FinalStatus}
 
 
+GRAFANA_URL = "http://grafana.test:3000"
+
+
 def trace_store_url() -> str:
     """The local trace store's query API (infra/jaeger.sh)."""
     return f"http://127.0.0.1:{os.environ.get('TROUPE_JAEGER_PORT', '16686')}"
@@ -90,6 +93,7 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
                 # Spans go to the local trace store, in small batches so a test reads them back soon.
                 "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint(),
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
+                "TROUPE_GRAFANA_URL": GRAFANA_URL,
             }
         )
         gateway_port = free_port()

@@ -9,6 +9,7 @@ structured output and make one repair attempt; on any failure move on to the nex
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -94,7 +95,7 @@ class LLMRouter:
         """The answer to `request`; raises BudgetExceeded, NoLLMConfigured or AllProvidersFailed."""
         chain = self._settings.chain(request.role)
         messages = _messages(request)
-        schema = request.schema.model_json_schema() if request.schema else None
+        schema = _json_schema(request.schema) if request.schema else None
         key = cache_key(request.role, chain, [(m.role, m.content) for m in messages], schema)
         with self._tracer.start_as_current_span(f"llm {request.role.value}") as span:
             span.set_attributes(telemetry.request_attributes(request.role, request.task_id))
@@ -245,6 +246,7 @@ class LLMRouter:
                 raise
             usage = spend.add(reply, price)
             span.set_attributes(telemetry.reply_attributes(reply, usage))
+            telemetry.record_usage(provider.name, call.model, usage)
             span.set_status(Status(StatusCode.OK))
             return reply
 
@@ -334,3 +336,14 @@ def _fell_back(attempts: list[Attempt]) -> bool:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+@functools.cache
+def _schema_text(model: type[BaseModel]) -> str:
+    return json.dumps(model.model_json_schema())
+
+
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A fresh copy of a schema generated once per model: generating it costs milliseconds per call."""
+    schema: dict[str, Any] = json.loads(_schema_text(model))
+    return schema

@@ -16,6 +16,7 @@ from schemas import Usage
 from troupe.llm.config import Role
 from troupe.llm.errors import ProviderError
 from troupe.llm.providers.base import ProviderReply, ProviderRequest
+from troupe.metrics import record_llm_usage
 
 if TYPE_CHECKING:
     from troupe.llm.answers import LLMAnswer
@@ -24,6 +25,7 @@ __all__ = [
     "answer_attributes",
     "call_attributes",
     "record_error",
+    "record_usage",
     "reply_attributes",
     "request_attributes",
     "usage_attributes",
@@ -89,3 +91,8 @@ def reply_attributes(reply: ProviderReply, usage: Usage) -> Attributes:
 def record_error(span: Span, error: ProviderError) -> None:
     span.set_attribute("error.type", type(error).__name__)
     span.set_status(Status(StatusCode.ERROR, error.reason))
+
+
+def record_usage(provider: str, model: str, usage: Usage) -> None:
+    """Tokens and cost of one provider call, into the LLM metrics (by provider and model)."""
+    record_llm_usage(provider, model, usage.tokens_in, usage.tokens_out, usage.cost_usd)

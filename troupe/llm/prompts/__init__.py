@@ -83,5 +83,12 @@ def _as_triple(tool: ToolLike) -> tuple[str, str, Mapping[str, Any]]:
     if isinstance(tool, tuple):
         return tool
     if isinstance(tool, ModelToolDeclaration):
-        return tool.name, tool.description, tool.args_model.model_json_schema()
+        return tool.name, tool.description, _model_schema(tool.args_model)
     return tool.name, tool.description, tool.args_schema
+
+
+@cache
+def _model_schema(model: type[BaseModel]) -> Mapping[str, Any]:
+    """Built once per model: pydantic builds a schema afresh on every call, milliseconds each, and the
+    catalogue is rendered for every plan (read-only here: it is only serialised)."""
+    return model.model_json_schema()
