@@ -9,7 +9,7 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,11 +154,15 @@ class ApiClient:
     http: httpx.AsyncClient
 
     async def wait_until_final(self, task_id: str, timeout_s: float = 90) -> dict[str, Any]:
-        """Poll GET /tasks/{id} (gently: the key is rate limited) until the task has a final status."""
+        return await self.wait_until(task_id, lambda task: task["status"] in FINAL, timeout_s)
+
+    async def wait_until(
+        self, task_id: str, condition: Callable[[dict[str, Any]], bool], timeout_s: float = 90
+    ) -> dict[str, Any]:
+        """Poll GET /tasks/{id} (gently: the key is rate limited) until the task meets the condition."""
         async with asyncio.timeout(timeout_s):
             while True:
                 answer = await self.http.get(f"/tasks/{task_id}")
-                if answer.status_code == 200 and answer.json()["status"] in FINAL:
-                    task: dict[str, Any] = answer.json()
-                    return task
+                if answer.status_code == 200 and condition(task := answer.json()):
+                    return task  # type: ignore[no-any-return]
                 await asyncio.sleep(0.5)

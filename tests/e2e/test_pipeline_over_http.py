@@ -30,6 +30,8 @@ async def test_a_task_submitted_over_http_is_revised_then_succeeds_with_logs_and
 
     task = await api.wait_until_final(task_id)
     assert task["status"] == "succeeded", task.get("error")
+    # The end and the last review travel on different topics; the projection may see the end first.
+    task = await api.wait_until(task_id, lambda t: (t.get("review") or {}).get("iteration") == 2)
     assert _sequences(task) == sorted(map(str, EXPECTED_SEQUENCES))
     assert (task["iteration"], task["review"]["verdict"], task["progress"]) == (2, "approved", 1.0)
     assert task["usage"]["llm_calls"] == 4 and task["usage"]["tokens_in"] == 400
@@ -93,7 +95,14 @@ async def test_no_key_is_401_and_another_tenants_task_is_404(api: ApiClient, pip
 
 
 async def test_a_burst_past_the_rate_limit_gets_429_with_retry_after(api: ApiClient) -> None:
-    answers = [await api.http.get("/tasks") for _ in range(RATE_LIMIT_PER_MINUTE + 5)]
-    limited = [a for a in answers if a.status_code == 429]
-    assert limited, [a.status_code for a in answers][-10:]
-    assert int(limited[0].headers["retry-after"]) >= 1 and limited[0].json()["detail"]
+    # The limit counts per one-minute window; a burst that straddles a window boundary needs up to twice
+    # the limit before one window holds more than the limit.
+    limited = None
+    for _ in range(2 * RATE_LIMIT_PER_MINUTE + 5):
+        answer = await api.http.get("/tasks")
+        if answer.status_code == 429:
+            limited = answer
+            break
+        assert answer.status_code == 200, answer.text
+    assert limited is not None, "no 429 after twice the per-minute limit"
+    assert int(limited.headers["retry-after"]) >= 1 and limited.json()["detail"]
