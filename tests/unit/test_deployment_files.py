@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from executor_svc.settings import ExecutorSettings
+from gateway_svc.settings import GatewaySettings
 from troupe.settings import Settings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -31,10 +33,11 @@ def test_compose_runs_the_four_services_from_one_image() -> None:
 
 def test_compose_environment_names_only_settings_that_exist() -> None:
     known = set()
-    for name, field in Settings.model_fields.items():
-        known.add(f"TROUPE_{name.upper()}")
-        alias = field.validation_alias
-        known.update(getattr(alias, "choices", []))
+    for model in (Settings, GatewaySettings, ExecutorSettings):
+        for name, field in model.model_fields.items():
+            known.add(f"TROUPE_{name.upper()}")
+            alias = field.validation_alias
+            known.update(getattr(alias, "choices", []))
     for name, svc in _troupe_services(_compose()).items():
         unknown = set(svc["environment"]) - known
         assert not unknown, f"{name} sets unknown settings {unknown}"
