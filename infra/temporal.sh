@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Temporal's dev server (the Temporal CLI's `server start-dev`), built from the Go module proxy, for the
+# benchmark's baseline only: it is not part of infra/stack.sh, `make bench` starts it.
+#
+#   bash infra/temporal.sh install|start|stop|status
+#
+# Env: TROUPE_HOME (default <repo>/.troupe), TROUPE_TEMPORAL_PORT (frontend gRPC, default 7233),
+#      TROUPE_TEMPORAL_START_TIMEOUT (seconds, default 60).
+# The server keeps its state in memory (the dev server's default): it is a benchmark baseline, not a store.
+set -euo pipefail
+
+readonly VERSION=v1.5.1
+readonly PACKAGE=github.com/temporalio/cli/cmd/temporal
+readonly HOST=127.0.0.1
+readonly STOP_GRACE=15
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TROUPE_HOME=${TROUPE_HOME:-$ROOT/.troupe}
+mkdir -p "$TROUPE_HOME"
+TROUPE_HOME=$(cd "$TROUPE_HOME" && pwd)
+PORT=${TROUPE_TEMPORAL_PORT:-7233}
+START_TIMEOUT=${TROUPE_TEMPORAL_START_TIMEOUT:-60}
+
+CACHE=$TROUPE_HOME/cache/temporal
+BIN=$CACHE/bin/temporal
+MARKER=$CACHE/bin/VERSION
+LOG=$TROUPE_HOME/log/temporal.log
+PIDFILE=$TROUPE_HOME/run/temporal.pid
+
+say() { echo "==> temporal: $*"; }
+die() { echo "temporal: error: $*" >&2; exit 1; }
+
+show_log() {
+    [[ -f $LOG ]] || return 0
+    echo "--- last 30 lines of $LOG ---" >&2
+    tail -n 30 "$LOG" >&2
+}
+
+find_go() {
+    if command -v go >/dev/null; then
+        command -v go
+    elif [[ -x /usr/local/go/bin/go ]]; then
+        echo /usr/local/go/bin/go
+    else
+        die "install: Go toolchain not found (need 'go' on PATH or /usr/local/go/bin/go)"
+    fi
+}
+
+install() {
+    if [[ -x $BIN && "$(cat "$MARKER" 2>/dev/null)" == "$VERSION" ]]; then
+        return 0
+    fi
+    local go started=$SECONDS
+    go=$(find_go)
+    # Every Go download and build artefact stays inside TROUPE_HOME; -modcacherw lets `rm -rf .troupe` work.
+    export GOPATH=$TROUPE_HOME/cache/go
+    export GOMODCACHE=$GOPATH/mod GOCACHE=$GOPATH/build GOFLAGS=-modcacherw CGO_ENABLED=0
+    export GOBIN=$CACHE/bin.tmp
+    say "building the Temporal CLI $VERSION from the Go module proxy (first run only, a few minutes)"
+    rm -rf "$GOBIN"
+    mkdir -p "$GOBIN"
+    "$go" install -trimpath "$PACKAGE@$VERSION" || die "install: 'go install $PACKAGE@$VERSION' failed"
+    mkdir -p "$CACHE/bin"
+    mv -f "$GOBIN/temporal" "$BIN"
+    rm -rf "$GOBIN"
+    echo "$VERSION" >"$MARKER"
+    # The benchmark report quotes how long the build took.
+    echo "$((SECONDS - started))" >"$CACHE/bin/BUILD_SECONDS"
+    say "installed $VERSION at $BIN in $((SECONDS - started)) s"
+}
+
+# Prints the pid of our server, if the pid file names a live process running our binary.
+running_pid() {
+    local pid args
+    [[ -f $PIDFILE ]] || return 1
+    pid=$(<"$PIDFILE")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+    [[ $args == "$BIN "* ]] || return 1
+    echo "$pid"
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# The gRPC port opens before the default namespace is registered: ready means the namespace answers.
+answering() {
+    port_open "$PORT" \
+        && timeout 10 "$BIN" operator namespace describe --namespace default --address "$HOST:$PORT" >/dev/null 2>&1
+}
+
+wait_until_ready() {
+    local pid=$1 started=$SECONDS waited reported=0
+    until answering; do
+        waited=$((SECONDS - started))
+        if ! kill -0 "$pid" 2>/dev/null; then
+            show_log
+            die "start: server process $pid exited during startup (log: $LOG)"
+        fi
+        if ((waited >= START_TIMEOUT)); then
+            show_log
+            die "start: no answer on $HOST:$PORT after ${START_TIMEOUT}s (pid $pid still running; log: $LOG)"
+        fi
+        if ((waited - reported >= 5)); then
+            say "waiting for $HOST:$PORT (${waited}s/${START_TIMEOUT}s)"
+            reported=$waited
+        fi
+        sleep 0.25
+    done
+}
+
+start() {
+    local pid
+    install
+    if pid=$(running_pid); then
+        wait_until_ready "$pid"
+        say "already running on $HOST:$PORT (pid $pid)"
+        return 0
+    fi
+    rm -f "$PIDFILE"
+    if port_open "$PORT"; then
+        die "start: $HOST:$PORT is already in use by another process; stop it or set TROUPE_TEMPORAL_PORT"
+    fi
+    mkdir -p "$(dirname "$LOG")" "$(dirname "$PIDFILE")"
+    [[ ! -f $LOG ]] || mv -f "$LOG" "$LOG.1"
+    say "starting on $HOST:$PORT (state in memory, log: $LOG)"
+    # --headless: no web UI.
+    setsid nohup "$BIN" server start-dev --ip "$HOST" --port "$PORT" --headless --log-level warn \
+        >>"$LOG" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$PIDFILE"
+    wait_until_ready "$pid"
+    say "running on $HOST:$PORT (pid $pid)"
+}
+
+lock() {
+    mkdir -p "$(dirname "$PIDFILE")"
+    exec 9>"$PIDFILE.lock"
+    if command -v flock >/dev/null; then flock 9; fi
+}
+
+wait_for_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2 * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
+
+stop() {
+    local pid
+    if ! pid=$(running_pid); then
+        rm -f "$PIDFILE"
+        say "not running"
+        return 0
+    fi
+    say "stopping pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_for_exit "$pid" "$STOP_GRACE"; then
+        say "no exit after ${STOP_GRACE}s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_for_exit "$pid" 5 || die "stop: pid $pid survived SIGKILL"
+    fi
+    rm -f "$PIDFILE"
+    say "stopped"
+}
+
+status() {
+    local pid
+    if pid=$(running_pid); then
+        if port_open "$PORT"; then
+            echo "temporal: running on $HOST:$PORT (pid $pid)"
+            return 0
+        fi
+        echo "temporal: pid $pid alive but not answering on $HOST:$PORT (starting, or see $LOG)"
+        return 1
+    fi
+    echo "temporal: not running"
+    return 3
+}
+
+case ${1:-} in
+    install) install; say "ready: $BIN" ;;
+    start) lock; start ;;
+    stop) lock; stop ;;
+    status) status ;;
+    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+esac
