@@ -56,7 +56,7 @@ test-unit: venv  ## fast tests only: no servers needed
 	@$(BIN)/pytest tests/unit -q
 
 test: venv lint infra-up  ## everything: lint, unit and integration tests against the real local servers
-	@echo "==> tests: unit and integration"
+	@echo "==> tests: unit, integration and end-to-end"
 	@$(BIN)/pytest -q
 
 run: venv infra-up  ## bring up the stack and the four services, then run the demo task
