@@ -13,11 +13,10 @@ from schemas import (
     StepPhase,
     StepProgressed,
     StepResult,
-    deterministic_event_id,
     utc_now,
 )
 from troupe.ledger import stage_key
-from troupe.stages import emit_once, finish, is_finished
+from troupe.stages import caused_by, emit_once, finish, is_finished
 
 __all__ = ["execute_plan"]
 
@@ -59,11 +58,7 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
         await finish(deps.ledger, deps.publisher, event, FinalStatus.TIMED_OUT, by=SERVICE, reason=reason)
         return
     completed = ExecutionCompleted(
-        event_id=deterministic_event_id(event.task_id, "execute", event.iteration),
-        task_id=event.task_id,
-        tenant=event.tenant,
-        iteration=event.iteration,
-        causation_id=event.event_id,
+        **caused_by(event, "execute", event.iteration),
         context=event.context,
         plan=event.plan,
         results=results,
@@ -74,11 +69,7 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
 def _progress(event: PlanCreated, step: PlanStep, result: StepResult | None, done: int) -> StepProgressed:
     phase = StepPhase.STARTED if result is None else StepPhase.FINISHED
     return StepProgressed(
-        event_id=deterministic_event_id(event.task_id, "step", event.iteration, step.id, phase.value),
-        task_id=event.task_id,
-        tenant=event.tenant,
-        iteration=event.iteration,
-        causation_id=event.event_id,
+        **caused_by(event, "step", event.iteration, step.id, phase.value),
         step_id=step.id,
         tool=step.tool,
         phase=phase,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from planner_svc.deps import SERVICE, PlannerDeps
 from planner_svc.plan_writer import Draft, PlanningFailed, Revision
 from planner_svc.validation import plan_problems
-from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage, deterministic_event_id
+from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage
 from troupe.ledger import stage_key
-from troupe.stages import emit_once, finish, is_finished, past_deadline
+from troupe.stages import caused_by, emit_once, finish, is_finished, past_deadline
 
 __all__ = ["plan_iteration"]
 
@@ -42,11 +42,7 @@ async def plan_iteration(
         await finish(deps.ledger, deps.publisher, cause, FinalStatus.FAILED, by=SERVICE, reason=reason)
         return
     event = PlanCreated(
-        event_id=deterministic_event_id(cause.task_id, "plan", iteration),
-        task_id=cause.task_id,
-        tenant=cause.tenant,
-        iteration=iteration,
-        causation_id=cause.event_id,
+        **caused_by(cause, "plan", iteration, iteration=iteration),
         context=context.after(draft.usage),
         plan=draft.plan,
         planner=draft.author,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from reviewer_svc.deps import SERVICE, ReviewerDeps
 from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
-from schemas import ExecutionCompleted, FinalStatus, ReviewCompleted, deterministic_event_id
+from schemas import ExecutionCompleted, FinalStatus, ReviewCompleted
 from troupe.ledger import stage_key
-from troupe.stages import emit_once, finish, is_finished, past_deadline
+from troupe.stages import caused_by, emit_once, finish, is_finished, past_deadline
 
 __all__ = ["review_execution"]
 
@@ -36,11 +36,7 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
             )
             return
         review = ReviewCompleted(
-            event_id=deterministic_event_id(event.task_id, "review", event.iteration),
-            task_id=event.task_id,
-            tenant=event.tenant,
-            iteration=event.iteration,
-            causation_id=event.event_id,
+            **caused_by(event, "review", event.iteration),
             context=event.context.after(judgement.usage),
             plan=event.plan,
             results=event.results,

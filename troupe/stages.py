@@ -4,6 +4,7 @@ whether a task is still worth working on."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import JsonValue
 
@@ -13,9 +14,20 @@ from troupe.logs import get_logger
 from troupe.metrics import record_task_finished
 from troupe.publishing import EventPublisher
 
-__all__ = ["emit_once", "finish", "is_finished", "past_deadline"]
+__all__ = ["caused_by", "emit_once", "finish", "is_finished", "past_deadline"]
 
 log = get_logger(__name__)
+
+
+def caused_by(cause: Envelope, *id_parts: object, iteration: int | None = None) -> dict[str, Any]:
+    """Envelope fields of an event `cause` led to: same task and tenant, an id derived from what it is."""
+    return {
+        "event_id": deterministic_event_id(cause.task_id, *id_parts),
+        "task_id": cause.task_id,
+        "tenant": cause.tenant,
+        "iteration": cause.iteration if iteration is None else iteration,
+        "causation_id": cause.event_id,
+    }
 
 
 async def emit_once(ledger: Ledger, publisher: EventPublisher, key: str, event: Envelope) -> Envelope:
@@ -40,11 +52,7 @@ async def finish(
 ) -> Envelope:
     """End the task. Only the first outcome recorded counts; a later one republishes the first."""
     event = TaskFinished(
-        event_id=deterministic_event_id(cause.task_id, "finished"),
-        task_id=cause.task_id,
-        tenant=cause.tenant,
-        iteration=cause.iteration,
-        causation_id=cause.event_id,
+        **caused_by(cause, "finished"),
         status=status,
         result=result,
         reason=reason,
