@@ -19,7 +19,7 @@ export TROUPE_ADMIN_API_KEY ?= $(shell mkdir -p .troupe && { test -s .troupe/adm
 export TROUPE_OTLP_PORT ?= 4318
 export OTEL_EXPORTER_OTLP_ENDPOINT ?= http://127.0.0.1:$(TROUPE_OTLP_PORT)
 
-.PHONY: help venv infra-up infra-down infra-status lint test test-unit contracts run stop bench clean
+.PHONY: help venv infra-up infra-down infra-status lint test test-unit faults contracts run stop bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ test-unit: venv  ## fast tests only: no servers needed
 test: venv lint infra-up  ## everything: lint, unit and integration tests against the real local servers
 	@echo "==> tests: unit, integration and end-to-end"
 	@$(BIN)/pytest -q
+
+faults: venv infra-up  ## the long fault runs (~30 min): outages, kill -9 rounds, soak; figures in docs/reliability.md
+	@echo "==> faults: broker and database outages, kill -9 rounds, soak"
+	@$(BIN)/pytest tests/faults -m long_fault -q -s
 
 run: venv infra-up  ## bring up the stack and the four services, then run the demo task
 	@bash infra/services.sh start
