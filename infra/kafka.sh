@@ -7,7 +7,7 @@
 #   bash infra/kafka.sh status    exit 0 if running, 3 if not
 #
 # Env: TROUPE_HOME (default <repo>/.troupe), TROUPE_KAFKA_PORT (9092),
-#      TROUPE_KAFKA_CONTROLLER_PORT (9093), TROUPE_KAFKA_START_TIMEOUT (90 s).
+#      TROUPE_KAFKA_CONTROLLER_PORT (9093), TROUPE_KAFKA_START_TIMEOUT (90 s), TROUPE_KAFKA_HEAP (1g).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +18,9 @@ TROUPE_HOME="$(cd "$TROUPE_HOME" && pwd)"
 KAFKA_PORT="${TROUPE_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${TROUPE_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${TROUPE_KAFKA_START_TIMEOUT:-90}"
+# Each partition costs the broker heap; a dev broker that keeps every test run's topics passed 16,000
+# partitions and died of OutOfMemoryError with 512 MB.
+HEAP="${TROUPE_KAFKA_HEAP:-1g}"
 
 # Pinned so every machine runs the same broker: newest 4.1.x on Maven Central (4.x needs Java 17+).
 KAFKA_VERSION="4.1.2"
@@ -241,7 +244,7 @@ launch() {
     cd "$DATA_DIR"
     # shellcheck disable=SC2016  # $$, $0 and $@ belong to the inner bash
     setsid nohup bash -c 'printf "%s\n" "$$" >"$0"; exec "$@"' "$PID_FILE" \
-      java -Xmx512m -Xms512m -XX:+ExitOnOutOfMemoryError \
+      java "-Xmx$HEAP" "-Xms$HEAP" -XX:+ExitOnOutOfMemoryError \
       -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
       -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG" \
       >>"$LOG_FILE" 2>&1 </dev/null &
