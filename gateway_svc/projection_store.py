@@ -1,21 +1,22 @@
 """Where task events, states and log entries live: MongoDB, and an in-memory fake with the same behaviour.
 
-A task is stored as its queryable fields (tenant, status, times) plus the whole state as JSON text: plans,
-tool outputs and results are user data whose keys may contain '.' or start with '$', which
+A task is stored as its queryable fields (tenant, status, times) plus the whole state and its log as JSON
+text: plans, tool outputs and results are user data whose keys may contain '.' or start with '$', which
 MongoDB-compatible servers refuse as field names. Each event is kept too (`task_events`, one document per
-event id): the state is recomputed from them, see `gateway_svc.projector`.
+slot of the task's event log, `<task id>#<n>`): the state is recomputed from them, see
+`gateway_svc.projector`. Every read by a task is an `_id` lookup: FerretDB's SQLite backend scans the whole
+collection for any other filter, which made each event cost more as the store grew.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from pydantic import TypeAdapter
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -30,17 +31,13 @@ __all__ = ["InMemoryTaskStore", "MongoTaskStore", "TaskReader", "TaskWriter"]
 class TaskWriter(Protocol):
     async def load(self, task_id: str) -> TaskState | None: ...
 
-    async def add_event(self, event: ProjectedEvent, trace_id: str | None) -> None:
-        """Keep an event of a task; keeping one event id twice keeps it once."""
+    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
+        """Store `event` as slot `slot` of the task's event log; False if that slot is taken."""
         ...
 
-    async def events(self, task_id: str) -> list[TracedEvent]: ...
+    async def slot(self, task_id: str, slot: int) -> TracedEvent | None: ...
 
-    async def count_events(self, task_id: str) -> int: ...
-
-    async def put(self, state: TaskState) -> None: ...
-
-    async def add_log(self, entry: LogEntry) -> None: ...
+    async def put(self, state: TaskState, log: list[LogEntry]) -> None: ...
 
 
 class TaskReader(Protocol):
@@ -61,30 +58,27 @@ class MongoTaskStore:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._tasks = database["tasks"]
         self._events = database["task_events"]
-        self._logs = database["task_logs"]
 
     async def ensure_indexes(self) -> None:
         await self._tasks.create_index([("tenant", ASCENDING), ("created_at", DESCENDING)])
-        await self._events.create_index([("task_id", ASCENDING)])
-        await self._logs.create_index([("task_id", ASCENDING), ("time", ASCENDING)])
 
     async def load(self, task_id: str) -> TaskState | None:
         doc = await self._tasks.find_one({"_id": task_id}, {"state": 1})
         return TaskState.model_validate_json(doc["state"]) if doc else None
 
-    async def add_event(self, event: ProjectedEvent, trace_id: str | None) -> None:
-        fields = {"task_id": event.task_id, "trace_id": trace_id, "event": event.model_dump_json()}
-        # Keyed by task too: an event id reused by another task's producer must not hide this one.
-        await _insert_once(self._events, f"{event.task_id}\n{event.event_id}", fields)
+    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
+        fields = {"task_id": task_id, "trace_id": event[1], "event": event[0].model_dump_json()}
+        try:
+            await self._events.insert_one({"_id": _slot_id(task_id, slot), **fields})
+        except DuplicateKeyError:
+            return False
+        return True
 
-    async def events(self, task_id: str) -> list[TracedEvent]:
-        found = self._events.find({"task_id": task_id})
-        return [(_event(d["event"]), d.get("trace_id")) async for d in found]
+    async def slot(self, task_id: str, slot: int) -> TracedEvent | None:
+        doc = await self._events.find_one({"_id": _slot_id(task_id, slot)})
+        return (_event(doc["event"]), doc.get("trace_id")) if doc else None
 
-    async def count_events(self, task_id: str) -> int:
-        return await self._events.count_documents({"task_id": task_id})
-
-    async def put(self, state: TaskState) -> None:
+    async def put(self, state: TaskState, log: list[LogEntry]) -> None:
         doc = {
             "tenant": state.tenant,
             "status": state.status.value,
@@ -92,14 +86,12 @@ class MongoTaskStore:
             "updated_at": state.updated_at,
             "revision": state.revision,
             "state": state.model_dump_json(),
+            "log": _LOG.dump_json(log).decode(),
         }
         try:
             await self._tasks.replace_one({"_id": state.task_id}, doc, upsert=True)
         except DuplicateKeyError:  # two first writes of one task at once: the other one inserted it
             await self._tasks.replace_one({"_id": state.task_id}, doc)
-
-    async def add_log(self, entry: LogEntry) -> None:
-        await _insert_once(self._logs, entry.event_id, entry.model_dump(exclude={"event_id"}))
 
     async def page(
         self, tenant: str, statuses: Sequence[str], limit: int, cursor: str | None
@@ -114,39 +106,31 @@ class MongoTaskStore:
         return [TaskState.model_validate_json(d["state"]) async for d in found.limit(limit)]
 
     async def log_page(self, task_id: str, limit: int, cursor: str | None) -> list[LogEntry]:
-        query: Document = {"task_id": task_id}
-        if cursor:
-            time, event_id = decode_cursor(cursor)
-            query["$or"] = [{"time": {"$gt": time}}, {"time": time, "_id": {"$gt": event_id}}]
-        found = self._logs.find(query).sort([("time", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return [LogEntry.model_validate({**d, "event_id": d["_id"]}) async for d in found]
+        doc = await self._tasks.find_one({"_id": task_id}, {"log": 1})
+        entries = _LOG.validate_json(doc["log"]) if doc and "log" in doc else []
+        return _after(entries, cursor)[:limit]
 
 
 @dataclass
 class InMemoryTaskStore:
-    """The fake: dicts of states, events and log entries."""
+    """The fake: dicts of states, event logs and task logs."""
 
     tasks: dict[str, TaskState] = field(default_factory=dict)
-    kept: dict[tuple[str | None, str], TracedEvent] = field(default_factory=dict)
-    entries: dict[str, LogEntry] = field(default_factory=dict)
+    slots: dict[tuple[str, int], TracedEvent] = field(default_factory=dict)
+    logs: dict[str, list[LogEntry]] = field(default_factory=dict)
 
     async def load(self, task_id: str) -> TaskState | None:
         return self.tasks.get(task_id)
 
-    async def add_event(self, event: ProjectedEvent, trace_id: str | None) -> None:
-        self.kept.setdefault((event.task_id, event.event_id), (event, trace_id))
+    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
+        return self.slots.setdefault((task_id, slot), event) is event
 
-    async def events(self, task_id: str) -> list[TracedEvent]:
-        return [(e, t) for e, t in self.kept.values() if e.task_id == task_id]
+    async def slot(self, task_id: str, slot: int) -> TracedEvent | None:
+        return self.slots.get((task_id, slot))
 
-    async def count_events(self, task_id: str) -> int:
-        return len(await self.events(task_id))
-
-    async def put(self, state: TaskState) -> None:
+    async def put(self, state: TaskState, log: list[LogEntry]) -> None:
         self.tasks[state.task_id] = state
-
-    async def add_log(self, entry: LogEntry) -> None:
-        self.entries.setdefault(entry.event_id, entry)
+        self.logs[state.task_id] = log
 
     async def page(
         self, tenant: str, statuses: Sequence[str], limit: int, cursor: str | None
@@ -161,17 +145,22 @@ class InMemoryTaskStore:
         return mine[:limit]
 
     async def log_page(self, task_id: str, limit: int, cursor: str | None) -> list[LogEntry]:
-        mine = sorted((e for e in self.entries.values() if e.task_id == task_id), key=_log_order)
-        if cursor:
-            after: tuple[datetime, str] = decode_cursor(cursor)
-            mine = [e for e in mine if _log_order(e) > after]
-        return mine[:limit]
+        return _after(self.logs.get(task_id, []), cursor)[:limit]
 
 
-async def _insert_once(collection: AsyncCollection[Document], doc_id: str, fields: Document) -> None:
-    """Insert unless a document with this id exists (a duplicate delivery, possibly on another replica)."""
-    with contextlib.suppress(DuplicateKeyError):
-        await collection.insert_one({"_id": doc_id, **fields})
+_LOG = TypeAdapter(list[LogEntry])
+
+
+def _slot_id(task_id: str, slot: int) -> str:
+    return f"{task_id}#{slot}"
+
+
+def _after(entries: list[LogEntry], cursor: str | None) -> list[LogEntry]:
+    """The entries (in time order) that come after the cursor's (time, event id)."""
+    if not cursor:
+        return entries
+    after: tuple[datetime, str] = decode_cursor(cursor)
+    return [e for e in entries if _log_order(e) > after]
 
 
 def _event(text: str) -> ProjectedEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
@@ -10,9 +11,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from gateway_svc.projection import ProjectedEvent, fold, log_entry, read_event, trace_id_from
+from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry, read_event, trace_id_from
 from gateway_svc.projection_store import TaskWriter
-from gateway_svc.task_state import TaskState
+from gateway_svc.task_state import LogEntry, TaskState
 from schemas import utc_now
 from troupe.logs import get_logger
 from troupe.service import group_name
@@ -28,42 +29,91 @@ class WriteConflict(RuntimeError):
 
 
 class Projector:
-    """Keep the event, recompute the task from all of its events, store it, and check that no event came
-    in meanwhile (else recompute).
+    """Append the event to its task's event log, recompute the task from the whole log, store it, and check
+    that nothing was appended meanwhile (else recompute).
 
     Not a compare-and-set on the task: FerretDB's SQLite backend makes no single update atomic (concurrent
-    `$inc`s or conditional replaces on one document lose writes). Inserting an event by its id is safe
-    everywhere, and a writer that checks after writing converges: the last write is always followed by a
-    check that saw every event it folded, so two replicas projecting one task never lose an event.
+    `$inc`s or conditional replaces on one document lose writes), and it answers only `_id` lookups without
+    scanning a whole collection. So a task's log is a run of numbered slots, each inserted once under its
+    own `_id` (an insert on a taken `_id` fails, on every server), and every read is an `_id` lookup. A
+    writer that checks the next slot after writing converges: the last write is always followed by a check
+    that saw every event it folded, so two replicas projecting one task never lose an event.
+
+    The slots a replica has seen are kept in memory (the newest `remembered` tasks): a task's events all
+    travel on one partition number, so one replica usually projects each task, and appending then costs
+    one insert, one write and one lookup.
     """
 
     def __init__(
-        self, store: TaskWriter, clock: Callable[[], datetime] = utc_now, attempts: int = 20
+        self,
+        store: TaskWriter,
+        clock: Callable[[], datetime] = utc_now,
+        attempts: int = 20,
+        remembered: int = 4096,
     ) -> None:
         self._store = store
         self._clock = clock
         self._attempts = attempts
+        self._remembered = remembered
+        self._logs: OrderedDict[str, list[TracedEvent]] = OrderedDict()
 
     async def apply(self, event: ProjectedEvent, trace_id: str | None = None) -> TaskState | None:
         """Project one event; returns the new state, or None when it changed nothing (a duplicate)."""
-        if event.task_id is None:
+        task_id = event.task_id
+        if task_id is None:
             return None
-        current = await self._store.load(event.task_id)
-        if current is not None and event.event_id in current.applied_events:
+        known = self._logs.get(task_id)
+        if known is None:
+            current = await self._store.load(task_id)
+            if current is not None and event.event_id in current.applied_events:
+                return None
+            known = await self._read_on(task_id, [])
+        elif _holds(known, event.event_id):
             return None
-        await self._store.add_event(event, trace_id)
-        entry = log_entry(event)
-        if entry is not None:
-            await self._store.add_log(entry)
+        known = await self._append(task_id, known, (event, trace_id))
         for _ in range(self._attempts):
-            events = await self._store.events(event.task_id)
-            state = fold(events, now=self._clock())
+            state = fold(known, now=self._clock())
             if state is None:
                 return None
-            await self._store.put(state)
-            if await self._store.count_events(event.task_id) == len(events):
+            await self._store.put(state, _log_of(known))
+            seen = len(known)
+            known = await self._read_on(task_id, known)
+            if len(known) == seen:
+                self._remember(task_id, known)
                 return state
-        raise WriteConflict(f"task {event.task_id}: its events kept changing over {self._attempts} attempts")
+        self._logs.pop(task_id, None)
+        raise WriteConflict(f"task {task_id}: its events kept changing over {self._attempts} attempts")
+
+    async def _append(self, task_id: str, known: list[TracedEvent], traced: TracedEvent) -> list[TracedEvent]:
+        """`known` with `traced` appended at the end of the stored log, unless the log holds it already
+        (a redelivery after a crash, or another replica was first)."""
+        while not _holds(known, traced[0].event_id):
+            if await self._store.append(task_id, len(known), traced):
+                return [*known, traced]
+            known = await self._read_on(task_id, known)
+        return known
+
+    async def _read_on(self, task_id: str, known: list[TracedEvent]) -> list[TracedEvent]:
+        """`known` followed by every slot stored after it."""
+        known = list(known)
+        while (slot := await self._store.slot(task_id, len(known))) is not None:
+            known.append(slot)
+        return known
+
+    def _remember(self, task_id: str, known: list[TracedEvent]) -> None:
+        self._logs[task_id] = known
+        self._logs.move_to_end(task_id)
+        while len(self._logs) > self._remembered:
+            self._logs.popitem(last=False)
+
+
+def _holds(known: list[TracedEvent], event_id: str) -> bool:
+    return any(event.event_id == event_id for event, _ in known)
+
+
+def _log_of(known: list[TracedEvent]) -> list[LogEntry]:
+    entries = {e.event_id: e for event, _ in known if (e := log_entry(event)) is not None}
+    return sorted(entries.values(), key=lambda e: (e.time, e.event_id))
 
 
 def subscribe_projector(broker: KafkaBroker, settings: Settings, projector: Projector) -> None:

@@ -1,9 +1,13 @@
 """Per-key rate limits that hold across gateway replicas: fixed one-minute windows counted in MongoDB.
 
-Each request inserts one document and counts its window's documents. An `$inc` counter would be one write
-instead, but FerretDB's SQLite backend loses concurrent `$inc`s on one document (they are not atomic there),
-while separate inserts are never lost: the count can only come out high during a race, never low, so the
-limit holds. Old windows are deleted on the side by whoever opens a new one (no TTL index: FerretDB has none).
+Each request takes the next numbered slot of its key's window: an insert under `_id` `<key>:<window>:<n>`,
+and the slot it got is the count. An `$inc` counter would be simpler, but FerretDB's SQLite backend loses
+concurrent `$inc`s on one document (they are not atomic there), and counting documents scans the whole
+collection on that backend, while an insert on a taken `_id` fails on every server: two requests never get
+one slot, so the count is never low and the limit holds across replicas. Each replica remembers the next slot
+it expects, so a request costs one insert (plus one more per request another replica took meanwhile), and
+one over the limit costs none. Old windows are deleted on the side by whoever opens a new one (no TTL index:
+FerretDB has none).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from schemas import utc_now
 from troupe.db import Document
@@ -48,8 +53,9 @@ def window_of(now: datetime) -> tuple[int, int]:
 
 
 class WindowCounters(Protocol):
-    async def hit(self, key_id: str, window: int) -> int:
-        """Count one request of `key_id` in `window`; returns the count so far, this one included."""
+    async def hit(self, key_id: str, window: int, limit: int) -> int:
+        """Count one request of `key_id` in `window`; returns the count so far, this one included (past
+        `limit`, a count above it may be all that is known)."""
         ...
 
 
@@ -63,29 +69,39 @@ class RateLimiter:
 
     async def check(self, key_id: str) -> Decision:
         window, retry_after = window_of(self._clock())
-        count = await self._counters.hit(key_id, window)
+        count = await self._counters.hit(key_id, window, self._limit)
         return Decision(count <= self._limit, self._limit, max(0, self._limit - count), retry_after)
 
 
 class MongoCounters:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._hits = database["rate_limit_hits"]
+        self._next: dict[tuple[str, int], int] = {}
 
     async def ensure_indexes(self) -> None:
-        await self._hits.create_index([("key_id", ASCENDING), ("window", ASCENDING)])
+        await self._hits.create_index([("window", ASCENDING)])
 
-    async def hit(self, key_id: str, window: int) -> int:
-        await self._hits.insert_one({"key_id": key_id, "window": window})
-        count = await self._hits.count_documents({"key_id": key_id, "window": window})
-        if count == 1:
+    async def hit(self, key_id: str, window: int, limit: int) -> int:
+        if all(w != window for _, w in self._next):  # this replica's first request in a new window
+            self._next = {k: n for k, n in self._next.items() if k[1] >= window - 1}
             await self._hits.delete_many({"window": {"$lt": window - 1}})
-        return count
+        while True:
+            # Taken before the insert is awaited, so concurrent requests of this replica try distinct slots.
+            slot = self._next.get((key_id, window), 0)
+            if slot >= limit:  # this request is over the limit whatever else is stored: write nothing
+                return slot + 1
+            self._next[key_id, window] = slot + 1
+            try:
+                await self._hits.insert_one({"_id": f"{key_id}:{window}:{slot}", "window": window})
+            except DuplicateKeyError:  # another replica took it
+                continue
+            return slot + 1
 
 
 @dataclass
 class InMemoryCounters:
     counts: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    async def hit(self, key_id: str, window: int) -> int:
+    async def hit(self, key_id: str, window: int, limit: int) -> int:
         self.counts[key_id, window] = self.counts.get((key_id, window), 0) + 1
         return self.counts[key_id, window]

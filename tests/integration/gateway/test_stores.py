@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from gateway_svc.auth import MongoKeyStore, Role
@@ -14,6 +15,7 @@ from gateway_svc.rate_limit import MongoCounters
 from schemas import utc_now
 from tests.unit.gateway.events import happy_path
 from troupe.db import Document
+from troupe.settings import Settings
 
 
 async def test_a_duplicate_writes_nothing(database: AsyncDatabase[Document]) -> None:
@@ -38,6 +40,45 @@ async def test_concurrent_projectors_lose_no_event(database: AsyncDatabase[Docum
     assert len(await store.log_page("t1", 100, None)) == len(events)
 
 
+class Filters(monitoring.CommandListener):
+    """The filter of every find, count, update, replace or delete a client sends."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Document]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        command = event.command
+        if event.command_name in ("find", "count"):
+            self.seen.append((event.command_name, command.get("filter", command.get("query", {}))))
+        for change in command.get("updates", []) + command.get("deletes", []):
+            self.seen.append((event.command_name, change["q"]))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_projecting_a_task_reads_and_writes_by_id_only(settings: Settings, unique: str) -> None:
+    # FerretDB's SQLite backend answers only `_id` lookups without scanning the whole collection.
+    filters = Filters()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongodb_uri, event_listeners=[filters])
+    try:
+        store = MongoTaskStore(client[f"test_{unique}"])
+        for event in happy_path("t1"):
+            await Projector(store).apply(event)  # a replica that remembers nothing: the costliest path
+        await store.log_page("t1", 100, None)
+    finally:
+        await client.drop_database(f"test_{unique}")
+        await client.close()
+    assert filters.seen, "the store sent no queries"
+    assert {name for name, _ in filters.seen} >= {"find", "update"}
+    assert all(set(query) == {"_id"} and isinstance(query["_id"], str) for _, query in filters.seen), (
+        filters.seen
+    )
+
+
 async def test_one_idempotency_key_holds_one_task_whoever_claims_first(
     database: AsyncDatabase[Document],
 ) -> None:
@@ -52,14 +93,25 @@ async def test_one_idempotency_key_holds_one_task_whoever_claims_first(
     assert other_tenant.task_id == "g"
 
 
-async def test_window_counters_count_every_concurrent_hit(database: AsyncDatabase[Document]) -> None:
+async def test_window_counters_count_every_concurrent_hit_across_replicas(
+    database: AsyncDatabase[Document],
+) -> None:
+    replicas = [MongoCounters(database), MongoCounters(database)]
+    await replicas[0].ensure_indexes()
+    counts = await asyncio.gather(*(replicas[i % 2].hit("k", 100, 50) for i in range(20)))
+    # Each request got a slot of its own: the counts are 1..20, whichever replica answered.
+    assert sorted(counts) == list(range(1, 21))
+    assert await database["rate_limit_hits"].count_documents({"window": 100}) == 20
+
+
+async def test_window_counters_stop_writing_past_the_limit_and_sweep_old_windows(
+    database: AsyncDatabase[Document],
+) -> None:
     counters = MongoCounters(database)
-    await counters.ensure_indexes()
-    counts = sorted(await asyncio.gather(*(counters.hit("k", 100) for _ in range(20))))
-    # Racing requests may each see the others' hits, never fewer than came before them.
-    assert counts[-1] == 20
-    assert all(count >= rank for rank, count in enumerate(counts, start=1))
-    await counters.hit("k", 102)  # a new window sweeps those before the previous one
+    counts = [await counters.hit("k", 100, 3) for _ in range(6)]
+    assert counts[:3] == [1, 2, 3] and all(c > 3 for c in counts[3:])
+    assert await database["rate_limit_hits"].count_documents({"window": 100}) == 3
+    await MongoCounters(database).hit("k", 102, 3)  # a new window sweeps those before the previous one
     assert await database["rate_limit_hits"].count_documents({"window": 100}) == 0
 
 
