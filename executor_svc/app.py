@@ -15,6 +15,7 @@ from executor_svc.toolbox_runner import ToolboxRunner
 from schemas import CancelRequested, InvalidEvent, PlanCreated, decode_event
 from toolbox import ToolContext, ToolSettings, build_registry
 from troupe.consuming import subscribe_events
+from troupe.event_limits import check_event_size
 from troupe.llm.config import LLMSettings
 from troupe.llm.roles import ai_tool_completer
 from troupe.llm.wiring import create_router
@@ -63,6 +64,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     )
     async def on_cancel_requested(message: KafkaMessage) -> None:
         try:
+            check_event_size(message.body, settings.max_event_bytes)
             event = decode_event(message.body)
         except InvalidEvent:
             return  # the planner, which owns this topic's consumer group, dead-letters it

@@ -16,7 +16,14 @@ from gateway_svc.idempotency import Claim, fingerprint
 from gateway_svc.pagination import encode_cursor
 from gateway_svc.task_state import TaskState, TaskStatus
 from gateway_svc.views import Accepted, LogPage, TaskPage, TaskView, task_summary, task_view
-from schemas import CancelRequested, TaskRequest, TaskSubmitted, deterministic_event_id, utc_now
+from schemas import (
+    CancelRequested,
+    TaskRequest,
+    TaskSubmitted,
+    deterministic_event_id,
+    encode_event,
+    utc_now,
+)
 from schemas.envelope import ID_PATTERN, Envelope
 from troupe.telemetry import current_trace_id
 
@@ -71,6 +78,7 @@ async def submit_task(
         request=request,
         occurred_at=submitted_at,
     )
+    _within_event_limit(event, parts.settings.max_event_bytes)
     with _tracer.start_as_current_span("task submit"):
         await _publish(parts, event)
         trace_id = current_trace_id()
@@ -147,6 +155,17 @@ async def owned_task(parts: Components, task_id: str, tenant: str) -> TaskState:
     if task is None or task.tenant != tenant:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
     return task
+
+
+def _within_event_limit(event: Envelope, max_bytes: int) -> None:
+    """The body passed the size check, but the event adds its envelope: refuse here what the planner would."""
+    size = len(encode_event(event))
+    if size > max_bytes:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"the task's event would be {size:,} bytes, over the limit of {max_bytes:,} bytes "
+            "(TROUPE_MAX_EVENT_BYTES); put large inputs in a file the task reads",
+        )
 
 
 async def _publish(parts: Components, event: Envelope) -> None:

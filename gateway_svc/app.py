@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure
 
 from gateway_svc import api_events, api_health, api_tasks
+from gateway_svc.body_limit import BodyLimit
 from gateway_svc.components import Components
 from gateway_svc.pagination import BadCursor
 from gateway_svc.request_log import RequestLog
@@ -44,6 +45,8 @@ def create_app(settings: GatewaySettings | None = None, connect: Connect | None 
     app.include_router(api_health.router)
     app.add_exception_handler(ConnectionFailure, _database_unavailable)
     app.add_exception_handler(BadCursor, _bad_cursor)
+    # Inside the request log and span, so a refused body is logged and traced like any other answer.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
     app.add_middleware(RequestLog)
     app.add_middleware(RequestSpans)  # outermost, so the request log lines carry the request's trace
     return app

@@ -149,7 +149,7 @@ class KafkaLiveFeed:
                     self._deliver(record.value or b"")
 
     def _deliver(self, raw: bytes) -> None:
-        event = read_event(raw)
+        event = read_event(raw, self._settings.max_event_bytes)
         if event is not None and event.task_id is not None:
             self._hub.publish(
                 LiveEvent(event.task_id, event.tenant, event.type, event.event_id, raw.decode())

@@ -30,6 +30,7 @@ from schemas import (
     Verdict,
     decode_event,
 )
+from troupe.event_limits import check_event_size
 
 __all__ = ["ProjectedEvent", "TracedEvent", "fold", "log_entry", "project", "read_event", "trace_id_from"]
 
@@ -41,10 +42,13 @@ _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}
 _SUBMITTED, _PLANNING, _EXECUTING, _REVIEWING, _REVIEWED = range(5)
 
 
-def read_event(raw: bytes) -> ProjectedEvent | None:
+def read_event(raw: bytes, max_bytes: int | None = None) -> ProjectedEvent | None:
     """The event in a payload, or None: the projection skips what it cannot read (its producer's
-    consumer dead-letters it)."""
+    consumer dead-letters it). A task event over `max_bytes` is skipped too, as its consumer refuses it;
+    a dead letter may be larger, since it carries such an event whole."""
     try:
+        if max_bytes is not None:
+            check_event_size(raw, max_bytes)
         return decode_event(raw)
     except InvalidEvent:
         pass

@@ -128,7 +128,7 @@ def subscribe_projector(broker: KafkaBroker, settings: Settings, projector: Proj
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     async def project_event(message: KafkaMessage) -> None:
-        event = read_event(message.body)
+        event = read_event(message.body, settings.max_event_bytes)
         if event is None:
             # Not ours to dead-letter: the consumer this message was meant for does that.
             _log.info("projection skipped an unreadable message", message_id=message.message_id)

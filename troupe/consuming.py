@@ -1,6 +1,7 @@
 """Subscribing a handler to a topic with Troupe's delivery rules.
 
-- The raw bytes are decoded with the schemas codec, so a refusal names its reason.
+- The raw bytes are decoded with the schemas codec, so a refusal names its reason; an event larger than
+  `max_event_bytes` is refused before it is parsed.
 - A payload that is not a valid event for this topic, or not keyed by its task id, is dead-lettered and
   committed: it never blocks the partition.
 - A handler that raises is retried (the offset is not committed, so Kafka redelivers it) with a growing
@@ -22,6 +23,7 @@ from faststream.middlewares import AckPolicy
 
 from schemas import Envelope, InvalidEvent, decode_event
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
+from troupe.event_limits import check_event_size
 from troupe.logs import get_logger
 from troupe.metrics import record_stage
 from troupe.settings import Settings
@@ -34,8 +36,9 @@ Handler = Callable[[E], Awaitable[None]]
 log = get_logger(__name__)
 
 
-def read_event(message: RefusedMessage, expected: tuple[type[E], ...]) -> E:
+def read_event(message: RefusedMessage, expected: tuple[type[E], ...], max_bytes: int) -> E:
     """The event in a message, or InvalidEvent saying why it cannot be accepted on this topic."""
+    check_event_size(message.value, max_bytes)
     event = decode_event(message.value)
     if not isinstance(event, expected):
         names = ", ".join(cls.model_fields["type"].default for cls in expected)
@@ -78,7 +81,7 @@ def subscribe_events(
             record.topic, record.partition, record.offset, record.key, record.value or b""
         )
         try:
-            event = read_event(refused, expected)
+            event = read_event(refused, expected, settings.max_event_bytes)
         except InvalidEvent as exc:
             log.warning("event.refused", topic=topic, offset=record.offset, reason=exc.reason)
             await dead_letters.send(refused, exc.reason)

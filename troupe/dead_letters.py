@@ -18,6 +18,9 @@ __all__ = [
     "dead_letter_for",
 ]
 
+# Task ids are at most 128 characters; a longer key is hostile, and is shown in part.
+_MAX_KEY_SHOWN = 1024
+
 
 @dataclass(frozen=True)
 class RefusedMessage:
@@ -43,8 +46,18 @@ def dead_letter_for(message: RefusedMessage, consumer: str, reason: str) -> Dead
         consumer=consumer,
         reason=reason[:10_000],
         original_base64=base64.b64encode(message.value).decode(),
-        original_key=message.key.decode(errors="replace") if message.key is not None else None,
+        original_key=_key_text(message.key),
     )
+
+
+def _key_text(key: bytes | None) -> str | None:
+    """The key as text, cut short when it is far longer than any task id: escaped as JSON, a key of control
+    bytes grows sixfold, and the letter must still fit the dead-letter topic or the partition would stall."""
+    if key is None:
+        return None
+    if len(key) <= _MAX_KEY_SHOWN:
+        return key.decode(errors="replace")
+    return f"{key[:_MAX_KEY_SHOWN].decode(errors='replace')}... ({len(key):,} bytes in all)"
 
 
 class DeadLetterSink(Protocol):

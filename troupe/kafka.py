@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from troupe.settings import Settings
 
-__all__ = ["ensure_topics", "make_broker"]
+__all__ = ["ensure_topics", "make_broker", "topic_max_message_bytes"]
+
+log = logging.getLogger(__name__)
+_MAX_MESSAGE_BYTES = "max.message.bytes"
+_DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+_DESCRIBE_ATTEMPTS = 25
 
 
 def make_broker(settings: Settings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
@@ -28,16 +35,27 @@ def make_broker(settings: Settings, middlewares: Sequence[Any] = ()) -> KafkaBro
         acks="all",
         enable_idempotence=True,
         request_timeout_ms=settings.kafka_request_timeout_ms,
+        # Large enough for a dead letter that keeps the largest record the topics accept.
+        max_request_size=settings.dead_letter_max_message_bytes,
         middlewares=(KafkaTelemetryMiddleware(), *middlewares),
         logger=logging.getLogger(f"troupe.{settings.service_name}.kafka"),
     )
 
 
+def topic_max_message_bytes(settings: Settings, topic: str) -> int:
+    """The largest record a topic accepts: the dead-letter topic needs room for a base64 copy of any other's."""
+    if topic == settings.topics.dead_letter:
+        return settings.dead_letter_max_message_bytes
+    return settings.kafka_max_message_bytes
+
+
 async def ensure_topics(settings: Settings, topics: Sequence[str], partitions: int = 3) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones it created.
+    """Create the topics that do not exist yet, and raise `max.message.bytes` where an existing topic has less;
+    returns the topics it created.
 
     Services call this at start so that a fresh cluster with auto-creation disabled still works, and so the
-    partition count is ours rather than the broker default.
+    partition count and record size are ours rather than the broker defaults (1 MiB would refuse an oversized
+    event at produce time, where only its producer learns why).
     """
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -49,7 +67,15 @@ async def ensure_topics(settings: Settings, topics: Sequence[str], partitions: i
         existing = set(await admin.list_topics())
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if missing:
-            new = [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+            new = [
+                NewTopic(
+                    name=t,
+                    num_partitions=partitions,
+                    replication_factor=1,
+                    topic_configs={_MAX_MESSAGE_BYTES: str(topic_max_message_bytes(settings, t))},
+                )
+                for t in missing
+            ]
             response = await admin.create_topics(new)
             # Another replica may create the same topic at the same moment; that is success too.
             failures = [
@@ -59,6 +85,59 @@ async def ensure_topics(settings: Settings, topics: Sequence[str], partitions: i
             ]
             if failures:
                 raise RuntimeError(f"could not create Kafka topics: {'; '.join(failures)}")
+        await _raise_record_limits(admin, settings, [t for t in dict.fromkeys(topics) if t in existing])
         return missing
     finally:
         await admin.close()
+
+
+async def _raise_record_limits(admin: AIOKafkaAdminClient, settings: Settings, topics: Sequence[str]) -> None:
+    """Topics made before the limit was set (or by someone else) get it, keeping their other settings.
+
+    AlterConfigs replaces a topic's whole set of overrides (aiokafka has no incremental variant), so the
+    overrides already on the topic are read first and sent back with ours; a topic whose settings cannot be
+    read is left alone. A cluster that does not let us change topics only loses the larger limit (records over
+    the broker's are refused when published), so that is a warning, not a failed start.
+    """
+    changes = []
+    for topic in topics:
+        entries = await _topic_config_entries(admin, topic)
+        if entries is None:
+            log.warning("could not read the settings of %s; max.message.bytes left as it is", topic)
+            continue
+        current = {e[0]: e[1] for e in entries}.get(_MAX_MESSAGE_BYTES)
+        wanted = topic_max_message_bytes(settings, topic)
+        if current is None or int(current) < wanted:
+            overrides = {e[0]: e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
+            changes.append(
+                ConfigResource(ConfigResourceType.TOPIC, topic, overrides | {_MAX_MESSAGE_BYTES: str(wanted)})
+            )
+    if not changes:
+        return
+    responses = await admin.alter_configs(changes)
+    failures = [
+        f"{name}: {message or code}"
+        for response in responses
+        for code, message, _kind, name in response.resources
+        if code != 0
+    ]
+    if failures:
+        log.warning("could not raise max.message.bytes of Kafka topics: %s", "; ".join(failures))
+    else:
+        log.info("raised max.message.bytes of %s", ", ".join(c.name for c in changes))
+
+
+async def _topic_config_entries(admin: AIOKafkaAdminClient, topic: str) -> list[Any] | None:
+    """A topic's config entries (name, value, read-only, source, ...), or None if they cannot be read.
+
+    A topic created a moment ago (by another replica) may not be describable yet: asked again briefly.
+    """
+    for _ in range(_DESCRIBE_ATTEMPTS):
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        code, _message, _kind, _name, entries = response.resources[0]
+        if code == 0:
+            return list(entries)
+        if code != UnknownTopicOrPartitionError.errno:
+            return None
+        await asyncio.sleep(0.2)
+    return None

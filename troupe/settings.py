@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Topics
+from troupe.event_limits import dead_letter_bytes
 
 __all__ = ["Settings"]
 
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     kafka_consumer_workers: int = Field(default=4, ge=1, le=64)
     # A handler that keeps failing is retried this often, then dead-lettered so the partition moves on.
     handler_max_attempts: int = Field(default=5, ge=1, le=100)
+    # The largest event a consumer accepts (and the largest POST body the gateway reads); a larger one is
+    # dead-lettered with its size. The topics accept more, so that it reaches its consumer and gets a reason.
+    max_event_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
+    kafka_max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     mongodb_timeout_ms: int = Field(default=5_000, ge=100)
     otlp_endpoint: str | None = Field(
         default=None,
@@ -48,6 +53,21 @@ class Settings(BaseSettings):
     )
     # Grafana as its users reach it (TROUPE_GRAFANA_URL): the gateway links a task's trace there.
     grafana_url: str | None = None
+
+    @model_validator(mode="after")
+    def _topics_carry_every_accepted_event(self) -> Self:
+        if self.max_event_bytes > self.kafka_max_message_bytes:
+            raise ValueError(
+                f"TROUPE_MAX_EVENT_BYTES ({self.max_event_bytes}) must not exceed "
+                f"TROUPE_KAFKA_MAX_MESSAGE_BYTES ({self.kafka_max_message_bytes}), or events a consumer "
+                "would accept could never be published"
+            )
+        return self
+
+    @property
+    def dead_letter_max_message_bytes(self) -> int:
+        """What the dead-letter topic accepts: a letter keeps the largest record the topics take, whole."""
+        return dead_letter_bytes(self.kafka_max_message_bytes)
 
     @classmethod
     def for_service(cls, name: str) -> Self:

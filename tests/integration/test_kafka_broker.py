@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from faststream.kafka.annotations import KafkaMessage
 
 from schemas import TaskRequest, TaskSubmitted, decode_event, encode_event
@@ -36,6 +38,71 @@ async def test_ensure_topics_creates_missing_topics_once(settings: Settings, uni
     names = [f"it.{unique}.a", f"it.{unique}.b"]
     assert await ensure_topics(settings, names, partitions=2) == names
     assert await ensure_topics(settings, names, partitions=2) == []
+
+
+async def _topic_configs(settings: Settings, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        async with asyncio.timeout(30):
+            while True:  # a topic created a moment ago is not describable at once
+                [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+                if response.resources[0][0] == 0:
+                    return {entry[0]: entry[1] for entry in response.resources[0][4]}
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+async def test_topics_are_created_to_carry_large_records_and_letters(settings: Settings, unique: str) -> None:
+    deployment = settings.model_copy(update={"topic_prefix": f"it{unique}"})
+    topics = deployment.topics
+    await ensure_topics(deployment, [topics.plan_created, topics.dead_letter], partitions=1)
+    plans = await _topic_configs(deployment, topics.plan_created)
+    letters = await _topic_configs(deployment, topics.dead_letter)
+    assert int(plans["max.message.bytes"]) == deployment.kafka_max_message_bytes == 8 * 1024 * 1024
+    assert int(letters["max.message.bytes"]) == deployment.dead_letter_max_message_bytes
+
+
+async def test_an_existing_topic_gets_the_larger_limit_and_keeps_its_other_settings(
+    settings: Settings, unique: str
+) -> None:
+    topic = f"it.{unique}.older"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:  # as made before the limit existed, with an operator's own retention
+        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"retention.ms": "3600000"})])
+    finally:
+        await admin.close()
+    assert (
+        int((await _topic_configs(settings, topic))["max.message.bytes"]) < settings.kafka_max_message_bytes
+    )
+
+    assert await ensure_topics(settings, [topic]) == []
+    configs = await _topic_configs(settings, topic)
+    assert int(configs["max.message.bytes"]) == settings.kafka_max_message_bytes
+    assert configs["retention.ms"] == "3600000"
+
+
+async def test_a_five_megabyte_record_is_published_and_fetched_past_the_partition_fetch_size(
+    settings: Settings, unique: str
+) -> None:
+    """aiokafka asks for 1 MiB per partition by default; the broker still hands over a larger first record
+    (KIP-74), so a consumer gets it and can refuse it with a reason."""
+    topic = f"it.{unique}.large"
+    await ensure_topics(settings, [topic], partitions=1)
+    large = b"x" * (5 * 1024 * 1024)
+    broker = make_broker(settings)
+    async with broker:
+        await broker.start()
+        await broker.publish(large, topic, key=b"k")
+        await broker.publish(b"next", topic, key=b"k")
+    consumer = _consumer(settings, topic, f"g-{unique}")
+    await consumer.start()
+    try:
+        assert await _take(consumer, 2) == [large, b"next"]
+    finally:
+        await consumer.stop()
 
 
 async def test_keyed_message_with_headers_reaches_a_consumer_group(settings: Settings, unique: str) -> None:

@@ -190,3 +190,41 @@ async def test_the_rate_limit_answers_429_with_retry_after(parts: Components) ->
     assert codes == [200, 200, 429]
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.headers["x-ratelimit-remaining"] == "0"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared length", "chunked"])
+async def test_a_body_over_the_event_limit_is_413_with_its_size_and_nothing_is_published(
+    parts: Components, chunked: bool
+) -> None:
+    limit = 64 * 1024
+    settings = parts.settings.model_copy(update={"max_event_bytes": limit})
+    body = b'{"description": "x", "plan": {"steps": [{"id": "a", "tool": "math", "args": {"e": "%s"}}]}}' % (
+        b"1" * limit
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    async with serving(replace(parts, settings=settings)) as api:
+        content = chunks() if chunked else body
+        answer = await api.post("/tasks", content=content, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    detail = answer.json()["detail"]
+    assert "over the limit of 65,536 bytes (TROUPE_MAX_EVENT_BYTES)" in detail, detail
+    assert ("request body is over" if chunked else f"request body is {len(body):,} bytes") in detail
+    assert isinstance(parts.publisher, RecordingPublisher) and parts.publisher.events == []
+
+
+async def test_a_body_within_the_limit_whose_event_is_over_it_is_413(parts: Components) -> None:
+    limit = 64 * 1024
+    settings = parts.settings.model_copy(update={"max_event_bytes": limit})
+    prefix = b'{"description": "x", "plan": {"steps": [{"id": "a", "tool": "math", "args": {"e": "'
+    suffix = b'"}}]}}'
+    body = prefix + b"1" * (limit - len(prefix) - len(suffix)) + suffix  # the envelope pushes it over
+    async with serving(replace(parts, settings=settings)) as api:
+        answer = await api.post("/tasks", content=body, headers={"Content-Type": "application/json"})
+    assert len(body) == limit
+    assert answer.status_code == 413
+    assert "the task's event would be" in answer.json()["detail"]
+    assert isinstance(parts.publisher, RecordingPublisher) and parts.publisher.events == []

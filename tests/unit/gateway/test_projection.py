@@ -219,3 +219,13 @@ def test_folding_a_tasks_events_gives_one_state_whatever_order_they_are_kept_in(
     assert state == fold(traced, now=NOW)
     assert state is not None and state.status is TaskStatus.CANCELLED  # the earlier ending wins
     assert state.trace_id == TRACE
+
+
+def test_read_event_skips_a_task_event_over_the_limit_but_reads_a_large_dead_letter() -> None:
+    event = TaskSubmitted(task_id="t1", request=TaskRequest(description="hi"))
+    raw = encode_event(event)
+    large = raw[:-1] + b" " * 2_000 + b"}"
+    assert read_event(large) == event
+    assert read_event(large, max_bytes=1_000) is None  # its consumer dead-letters it
+    letter = dead_letter("t1").model_copy(update={"original_base64": "A" * 4_000})
+    assert read_event(letter.model_dump_json().encode(), max_bytes=1_000) == letter
