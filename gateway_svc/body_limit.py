@@ -1,18 +1,29 @@
-"""Request bodies over a limit are refused with 413 before they are read into memory.
+"""Request bodies over a limit are refused with 413, and never kept in memory.
 
 A body that announces its length is refused at once; one sent in chunks is counted as it arrives and refused
 as soon as it goes over. The limit is `TROUPE_MAX_EVENT_BYTES`: a task larger than that could never become an
 event its consumers accept.
+
+Before the 413 goes out, the rest of the body is read and dropped (up to a bound): a server that closes a
+connection with unread bytes in it resets it, and the client, still sending, never sees the answer. (It cannot
+be read after the answer: uvicorn reports a disconnect to an app whose response is complete.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["BodyLimit", "BodyTooLarge"]
+
+# How much of a refused body is read and dropped so the client sees the answer; beyond it, the answer goes out
+# at once and the client may only see the connection closed.
+_DRAIN_BYTES = 64 * 1024 * 1024
+_DRAIN_S = 30.0
 
 
 class BodyTooLarge(HTTPException):
@@ -37,6 +48,8 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
+            if declared <= _DRAIN_BYTES:
+                await _drain(receive)
             await _refuse(send, _reason(f"request body is {declared:,} bytes", self.max_bytes))
             return
         received = 0
@@ -48,6 +61,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    if message.get("more_body", False):
+                        await _drain(receive)
                     raise BodyTooLarge(received, self.max_bytes)
             return message
 
@@ -78,6 +93,19 @@ async def _refuse(send: Send, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive) -> None:
+    dropped = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_DRAIN_S):
+            while dropped < _DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                dropped += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 def _reason(size: str, max_bytes: int) -> str:

@@ -5,22 +5,28 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas import (
+    CancelRequested,
     ExecutionCompleted,
     FinalStatus,
     Plan,
     PlanCreated,
     PlanStep,
+    ReviewCompleted,
     TaskContext,
     TaskRequest,
+    TaskSubmitted,
+    Verdict,
+    encode_event,
     utc_now,
 )
-from tests.e2e.conftest import Pipeline
+from tests.e2e.conftest import ApiClient, Pipeline
 from tests.e2e.event_log import EventLog
 from tests.e2e.test_pipeline_over_kafka import submit, the_outcome
 
@@ -112,3 +118,97 @@ async def test_a_hostile_event_is_dead_lettered_and_the_partition_flows_on(
     assert reason in letter.reason, letter.reason
     await events.wait_for(lambda: bool(events.finished(following)), timeout_s=60)
     assert the_outcome(events, following).status is FinalStatus.SUCCEEDED
+
+
+FIVE_MB = 5 * 1024 * 1024
+
+# topic attribute -> (its consumer, a valid event for it); each is padded to 5 MB below.
+LARGE_CASES: dict[str, tuple[str, Any]] = {
+    "task_submitted": (
+        "planner",
+        lambda t: TaskSubmitted(task_id=t, request=TaskRequest(description="large")),
+    ),
+    "plan_created": ("executor", lambda t: PlanCreated(task_id=t, context=CONTEXT, plan=PLAN)),
+    "execution_completed": (
+        "reviewer",
+        lambda t: ExecutionCompleted(task_id=t, context=CONTEXT, plan=PLAN, results=[]),
+    ),
+    "review_completed": (
+        "planner",
+        lambda t: ReviewCompleted(task_id=t, context=CONTEXT, plan=PLAN, results=[], verdict=Verdict.REVISE),
+    ),
+    "cancel_requested": ("planner", lambda t: CancelRequested(task_id=t)),
+}
+
+
+def padded_to(raw: bytes, size: int) -> bytes:
+    """The event's JSON with whitespace before its closing brace: a valid event, only too large."""
+    return raw[:-1] + b" " * (size - len(raw)) + b"}"
+
+
+@pytest.fixture
+async def large_producer(pipeline: Pipeline) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer allowed requests as large as the topics accept (aiokafka's default stops at 1 MiB)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=pipeline.settings.kafka_bootstrap_servers,
+        acks="all",
+        max_request_size=pipeline.settings.kafka_max_message_bytes,
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.parametrize("topic", list(LARGE_CASES))
+async def test_a_five_megabyte_event_is_refused_by_its_size_and_dead_lettered_whole(
+    topic: str,
+    pipeline: Pipeline,
+    producer: AIOKafkaProducer,
+    large_producer: AIOKafkaProducer,
+    events: EventLog,
+) -> None:
+    consumer, make = LARGE_CASES[topic]
+    task_id = f"large-{uuid.uuid4().hex[:10]}"
+    raw = padded_to(encode_event(make(task_id)), FIVE_MB)
+    sent = await large_producer.send_and_wait(getattr(pipeline.topics, topic), raw, key=task_id.encode())
+    following = await submit(producer, pipeline)
+
+    def letter_for_it() -> bool:
+        return any(d.task_id == task_id and d.consumer == consumer for d in events.dead_letters)
+
+    await events.wait_for(letter_for_it, timeout_s=60)
+    letter = next(d for d in events.dead_letters if d.task_id == task_id and d.consumer == consumer)
+    assert base64.b64decode(letter.original_base64) == raw  # whole: all 5 MB, byte for byte
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        sent.topic,
+        sent.partition,
+        sent.offset,
+    )
+    limit = pipeline.settings.max_event_bytes
+    assert f"event is {FIVE_MB:,} bytes, over the limit of {limit:,} bytes" in letter.reason, letter.reason
+    assert (letter.original_key, letter.tenant) == (task_id, "default")
+    await events.wait_for(lambda: bool(events.finished(following)), timeout_s=60)
+    assert the_outcome(events, following).status is FinalStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared length", "chunked"])
+async def test_a_five_megabyte_task_over_http_is_413_with_the_size_and_the_limit(
+    pipeline: Pipeline, api: ApiClient, chunked: bool
+) -> None:
+    step = {"id": "a", "tool": "math", "args": {"expression": "1+1", "padding": "x" * FIVE_MB}}
+    body = json.dumps({"description": "large", "plan": {"steps": [step]}}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    answer = await api.http.post(
+        "/tasks", content=chunks() if chunked else body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413
+    detail = answer.json()["detail"]
+    limit = pipeline.settings.max_event_bytes
+    size = "request body is over" if chunked else f"request body is {len(body):,} bytes"
+    assert f"{size}" in detail and f"over the limit of {limit:,} bytes (TROUPE_MAX_EVENT_BYTES)" in detail
