@@ -10,6 +10,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,18 @@ class Pipeline:
 
 @pytest.fixture(scope="session")
 def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    with scripted_llm() as llm, running_pipeline(settings, tmp_path_factory, llm) as running:
+        yield running
+
+
+@contextmanager
+def running_pipeline(
+    settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    llm: ScriptedLLM,
+    llm_env: dict[str, str] | None = None,
+) -> Iterator[Pipeline]:
+    """The four services on topics and a database of their own, asking `llm` (or what `llm_env` says)."""
     unique = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
     # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
@@ -80,43 +93,43 @@ def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     deployment = settings.model_copy(
         update={"topic_prefix": f"e2e{unique}", "mongodb_database": f"e2e_{unique}"}
     )
-    with scripted_llm() as llm:
-        env = base_environment(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": deployment.kafka_bootstrap_servers,
-                "MONGODB_URI": deployment.mongodb_uri,
-                "TROUPE_TOPIC_PREFIX": deployment.topic_prefix,
-                "TROUPE_MONGODB_DATABASE": deployment.mongodb_database,
-                "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
-                "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
-                **llm_environment(llm),
-                # Spans go to the local trace store, in small batches so a test reads them back soon.
-                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint(),
-                "OTEL_BSP_SCHEDULE_DELAY": "200",
-                "TROUPE_GRAFANA_URL": GRAFANA_URL,
-            }
-        )
-        gateway_port = free_port()
-        env.update(
-            {
-                "TROUPE_GATEWAY_PORT": str(gateway_port),
-                "TROUPE_ADMIN_API_KEY": (admin_key := f"trp_e2e_{uuid.uuid4().hex}"),
-                "TROUPE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
-            }
-        )
-        gateway_url = f"http://127.0.0.1:{gateway_port}"
-        services = {name: ServiceProcess(name, env, logs) for name in WORKERS}
-        services["gateway_svc"] = ServiceProcess(
-            "gateway_svc", env, logs, ready=answers(f"{gateway_url}/readyz")
-        )
-        try:
-            for service in services.values():
-                service.start()
-            yield Pipeline(deployment, llm, services, gateway_url, admin_key)
-        finally:
-            for service in services.values():
-                service.stop()
-            shutil.rmtree(workspaces, ignore_errors=True)
+    env = base_environment(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": deployment.kafka_bootstrap_servers,
+            "MONGODB_URI": deployment.mongodb_uri,
+            "TROUPE_TOPIC_PREFIX": deployment.topic_prefix,
+            "TROUPE_MONGODB_DATABASE": deployment.mongodb_database,
+            "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
+            "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
+            **llm_environment(llm),
+            **(llm_env or {}),
+            # Spans go to the local trace store, in small batches so a test reads them back soon.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint(),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "TROUPE_GRAFANA_URL": GRAFANA_URL,
+        }
+    )
+    gateway_port = free_port()
+    env.update(
+        {
+            "TROUPE_GATEWAY_PORT": str(gateway_port),
+            "TROUPE_ADMIN_API_KEY": (admin_key := f"trp_e2e_{uuid.uuid4().hex}"),
+            "TROUPE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
+        }
+    )
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    services = {name: ServiceProcess(name, env, logs) for name in WORKERS}
+    # Readiness pings MongoDB and Kafka with 2 s timeouts each; on a busy shared machine it can take that long.
+    ready = answers(f"{gateway_url}/readyz", timeout_s=5)
+    services["gateway_svc"] = ServiceProcess("gateway_svc", env, logs, ready=ready)
+    try:
+        for service in services.values():
+            service.start()
+        yield Pipeline(deployment, llm, services, gateway_url, admin_key)
+    finally:
+        for service in services.values():
+            service.stop()
+        shutil.rmtree(workspaces, ignore_errors=True)
 
 
 @pytest.fixture

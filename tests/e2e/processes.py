@@ -20,10 +20,10 @@ def log_says(line: str) -> Callable[[ServiceProcess], bool]:
     return lambda service: line in service.log_path.read_text(errors="replace")[service.log_offset :]
 
 
-def answers(url: str) -> Callable[[ServiceProcess], bool]:
+def answers(url: str, timeout_s: float = 1) -> Callable[[ServiceProcess], bool]:
     def check(_: ServiceProcess) -> bool:
         try:
-            return httpx.get(url, timeout=1).status_code == 200
+            return httpx.get(url, timeout=timeout_s).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -169,6 +169,10 @@ class LLMSettings(BaseSettings):
             links.append(ChainLink(provider=OFFLINE, model=OFFLINE))
         return links
 
+    def offline_named_in_chain(self, role: Role | str) -> bool:
+        """Whether the role's chain names `offline` itself, rather than getting it appended by default."""
+        return any(link.provider == OFFLINE for link in getattr(self, f"{Role(role).value}_chain"))
+
     def all_endpoints(self) -> dict[str, Endpoint]:
         """Built-in providers plus the configured extra endpoints (which may override a built-in)."""
         builtin = {

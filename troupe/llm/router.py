@@ -3,7 +3,8 @@
 For each link in turn: skip it when it has no provider (no key) or its circuit is open; check the task's
 budget; call it with a per-call timeout, retrying 5xx and connection errors with jittered backoff; validate
 structured output and make one repair attempt; on any failure move on to the next link. The last link,
-`offline`, asks the request's deterministic fallback.
+`offline`, asks the request's deterministic fallback: when no provider is configured, or after failures only
+when the role's chain names `offline` itself.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ T = TypeVar("T", bound=BaseModel)
 log = get_logger("troupe.llm")
 
 NOT_CONFIGURED = "not configured"
+OFFLINE_NOT_AFTER_FAILURE = (
+    "not used once a configured provider has failed (name offline in the role's chain to allow that)"
+)
 
 
 @dataclass
@@ -124,6 +128,9 @@ class LLMRouter:
         spend = _Spend()
         for link in chain:
             if link.provider == OFFLINE:
+                if request.offline is not None and not self._offline_may_answer(request, attempts):
+                    attempts.append(Attempt(OFFLINE, OFFLINE, OFFLINE_NOT_AFTER_FAILURE, retryable=False))
+                    break
                 return self._offline(request, attempts, spend, started)
             provider = self._providers.get(link.provider)
             if provider is None:
@@ -249,6 +256,12 @@ class LLMRouter:
             telemetry.record_usage(provider.name, call.model, usage)
             span.set_status(Status(StatusCode.OK))
             return reply
+
+    def _offline_may_answer(self, request: LLMRequest[T], attempts: list[Attempt]) -> bool:
+        """Offline stands in for a model nobody configured, not for one that failed: a task that was meant to
+        be planned or judged by a model fails, saying why, rather than quietly get the deterministic answer.
+        A chain that names `offline` itself asks for it after failures too."""
+        return not _fell_back(attempts) or self._settings.offline_named_in_chain(request.role)
 
     def _offline(
         self, request: LLMRequest[T], attempts: list[Attempt], spend: _Spend, started: float

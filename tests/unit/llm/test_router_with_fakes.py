@@ -84,8 +84,25 @@ async def test_with_nothing_configured_and_no_offline_mode_the_reason_says_how_t
     assert "OPENAI_API_KEY" in refused.value.reason
 
 
-async def test_a_failing_provider_falls_back_to_offline_when_the_task_form_is_known() -> None:
+async def test_a_failing_provider_is_not_quietly_replaced_by_offline() -> None:
+    """Offline is appended to every chain for when nothing is configured; a configured model that fails is an
+    outage to report, even for a task form the offline planner knows."""
     router = LLMRouter(settings(), {"openai": provider(RateLimited("HTTP 429"))})
+    with pytest.raises(AllProvidersFailed) as failed:
+        await router.complete(
+            LLMRequest(role=Role.PLANNER, prompt="p", schema=Plan, offline=offline_plan_for("evaluate 1+1"))
+        )
+    assert [str(a) for a in failed.value.attempts] == [
+        "openai:gpt-4o: HTTP 429",
+        "offline: not used once a configured provider has failed (name offline in the role's chain to allow that)",
+    ]
+    assert failed.value.retryable
+
+
+async def test_a_chain_that_names_offline_falls_back_to_it_when_the_task_form_is_known() -> None:
+    router = LLMRouter(
+        settings(planner_chain="openai:gpt-4o,offline"), {"openai": provider(RateLimited("HTTP 429"))}
+    )
     answer = await router.complete(
         LLMRequest(role=Role.PLANNER, prompt="p", schema=Plan, offline=offline_plan_for("evaluate 1+1"))
     )
@@ -94,7 +111,9 @@ async def test_a_failing_provider_falls_back_to_offline_when_the_task_form_is_kn
 
 
 async def test_a_failing_provider_and_an_unknown_task_form_report_every_reason() -> None:
-    router = LLMRouter(settings(), {"openai": provider(RateLimited("HTTP 429"))})
+    router = LLMRouter(
+        settings(planner_chain="openai:gpt-4o,offline"), {"openai": provider(RateLimited("HTTP 429"))}
+    )
     with pytest.raises(AllProvidersFailed) as failed:
         await router.complete(
             LLMRequest(role=Role.PLANNER, prompt="p", schema=Plan, offline=offline_plan_for("write a poem"))
