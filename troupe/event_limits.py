@@ -1,6 +1,6 @@
 """How large one event may be, and how large a Kafka record must be allowed to be to carry it or its letter.
 
-Three sizes, from small to large (docs/decisions/0010-large-payloads.md):
+Three sizes, from small to large (docs/decisions/0010-large-events.md):
 - `TROUPE_MAX_EVENT_BYTES` (1 MiB): the largest event a consumer accepts; a larger one is dead-lettered.
 - `TROUPE_KAFKA_MAX_MESSAGE_BYTES` (8 MiB): what the event topics accept, so an oversized event reaches its
   consumer and is refused with a reason, instead of failing at produce time where only its producer hears why.
