@@ -40,6 +40,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         publisher=runtime.publisher,
         tools_for=tools_for,
         max_parallel_steps=settings.executor_max_parallel_steps,
+        max_event_bytes=settings.max_event_bytes,
     )
 
     async def on_plan_created(event: PlanCreated) -> None:

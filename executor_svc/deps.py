@@ -23,4 +23,5 @@ class ExecutorDeps:
     # Tools are bound per plan: each task gets its own workspace.
     tools_for: Callable[[PlanCreated], ToolRunner]
     max_parallel_steps: int = 4
+    max_event_bytes: int = 1024 * 1024
     running: RunningTasks = field(default_factory=RunningTasks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from executor_svc.deps import SERVICE, ExecutorDeps
+from executor_svc.result_size import fit_results
 from executor_svc.running_tasks import TaskStopped
 from executor_svc.step_runner import run_steps
 from schemas import (
@@ -63,6 +64,7 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
         plan=event.plan,
         results=results,
     )
+    completed = fit_results(completed, deps.max_event_bytes)
     await emit_once(deps.ledger, deps.publisher, key, completed)
 
 

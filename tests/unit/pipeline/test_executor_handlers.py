@@ -10,6 +10,7 @@ from pydantic import JsonValue
 
 from executor_svc.deps import ExecutorDeps
 from executor_svc.execute_plan import execute_plan
+from executor_svc.result_size import HEADROOM_BYTES
 from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import StepFailed, ToolRunner, run_steps
 from executor_svc.stop_steps import stop_steps
@@ -26,6 +27,7 @@ from schemas import (
     StepResult,
     StepStatus,
     TaskFinished,
+    encode_event,
 )
 from tests.unit.pipeline.fakes import context
 from toolbox import Registry, ToolContext, ToolSettings, ToolTimeout, build_registry
@@ -160,3 +162,22 @@ async def test_a_stopped_tool_run_keeps_its_partial_output_and_reason() -> None:
         "math: stopped after 1 s",
         {"stdout": "partial"},
     )
+
+
+async def test_outputs_too_large_for_one_event_give_way_to_a_note_largest_first() -> None:
+    class BigOutputs(FakeTools):
+        async def run(self, tool: str, args: Mapping[str, JsonValue]) -> JsonValue:
+            sizes = {"big": 900_000, "bigger": 1_500_000, "small": 10}
+            return "x" * sizes[str(args["expression"])]
+
+    deps, published = deps_with(BigOutputs())
+    plan = Plan(
+        steps=[step("a", expression="big"), step("b", expression="bigger"), step("c", expression="small")]
+    )
+    await execute_plan(plan_created(plan), deps)
+    [completed] = published.of_type(ExecutionCompleted)
+    assert len(encode_event(completed)) <= deps.max_event_bytes - HEADROOM_BYTES
+    a, b, c = completed.results
+    assert isinstance(b.output, str) and b.output.startswith("[output of 1,500,002 bytes dropped")
+    assert a.output == "x" * 900_000 and c.output == "x" * 10  # the largest alone was enough to drop
+    assert all(r.status is StepStatus.SUCCEEDED for r in completed.results)
