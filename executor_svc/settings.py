@@ -15,5 +15,7 @@ class ExecutorSettings(Settings):
     # Each task gets a fresh writable workspace below this folder.
     executor_workspace_root: Path = Path(".troupe/workspaces")
     # Folders every task may read (the code_analyzer's projects, for instance); nothing here is writable.
-    executor_read_only_roots: list[Path] = Field(default_factory=lambda: [Path.cwd()])
+    # None by default: any task of any tenant may read these, so the working directory (with .troupe/, the
+    # admin key and the database files below it) must never be one by accident.
+    executor_read_only_roots: list[Path] = Field(default_factory=list)
     executor_max_parallel_steps: int = Field(default=4, ge=1, le=64)

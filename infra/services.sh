@@ -7,6 +7,9 @@ TROUPE_HOME="${TROUPE_HOME:-$REPO_ROOT/.troupe}"
 PYTHON="${TROUPE_PYTHON:-$REPO_ROOT/.venv/bin/python}"
 GATEWAY_PORT="${TROUPE_GATEWAY_PORT:-8000}"
 START_TIMEOUT="${TROUPE_SERVICE_START_TIMEOUT:-60}"
+# What tasks may read besides their own workspace: the sample projects, unless told otherwise. Never the repo
+# root: .troupe/ holds the admin key and the database files.
+export TROUPE_EXECUTOR_READ_ONLY_ROOTS="${TROUPE_EXECUTOR_READ_ONLY_ROOTS:-[\"$REPO_ROOT/samples\"]}"
 services=(planner_svc executor_svc reviewer_svc gateway_svc)
 
 say() { printf '==> services: %s\n' "$*"; }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from executor_svc.settings import ExecutorSettings
 from troupe.settings import Settings
 
 
@@ -21,3 +24,11 @@ def test_a_topic_prefix_that_kafka_would_refuse_is_rejected(monkeypatch: pytest.
     monkeypatch.setenv("TROUPE_TOPIC_PREFIX", "no spaces/allowed")
     with pytest.raises(ValueError, match="topic_prefix"):
         Settings()
+
+
+def test_tasks_may_read_no_host_folder_unless_one_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The working directory holds .troupe/ (admin key, database files): it must not be readable by default.
+    monkeypatch.delenv("TROUPE_EXECUTOR_READ_ONLY_ROOTS", raising=False)
+    assert ExecutorSettings().executor_read_only_roots == []
+    monkeypatch.setenv("TROUPE_EXECUTOR_READ_ONLY_ROOTS", '["/srv/project"]')
+    assert ExecutorSettings().executor_read_only_roots == [Path("/srv/project")]
