@@ -40,6 +40,19 @@ def free_port() -> int:
         return port
 
 
+def drop_database(deployment: Settings) -> None:
+    """For fixtures that made a deployment of their own (no event loop runs in a sync fixture's teardown)."""
+
+    async def drop() -> None:
+        client = make_client(deployment)
+        try:
+            await client.drop_database(deployment.mongodb_database)
+        finally:
+            await client.close()
+
+    asyncio.run(drop())
+
+
 WORKERS = ("planner_svc", "executor_svc", "reviewer_svc")
 FINAL = {status.value for status in FinalStatus}
 

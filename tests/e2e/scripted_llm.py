@@ -73,11 +73,18 @@ class ScriptedLLM:
     calls: dict[str, int] = field(default_factory=lambda: {PLANNER_MODEL: 0, REVIEWER_MODEL: 0})
     fail_with: int | None = None  # every call answers this HTTP status when set
     seen: list[tuple[str, str]] = field(default_factory=list)
+    # The credentials callers sent (Authorization or x-goog-api-key), to show a key was really used.
+    credentials: list[str] = field(default_factory=list)
 
     def asked(self, role: str, marker: str) -> bool:
         return any(r == role and marker in prompt for r, prompt in list(self.seen))
 
+    @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
     async def chat(self, request: Request) -> JSONResponse:
+        self.credentials.append(request.headers.get("authorization", ""))
         body = await request.json()
         model = body["model"]
         self.calls[model] = self.calls.get(model, 0) + 1
@@ -108,11 +115,26 @@ class ScriptedLLM:
             }
         )
 
+    async def gemini(self, request: Request) -> JSONResponse:
+        """Gemini's wire API refusing the key, as Google does, so a chain falls through to the next link."""
+        self.credentials.append(request.headers.get("x-goog-api-key", ""))
+        error = {
+            "code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+        }
+        return JSONResponse({"error": error}, status_code=400)
+
 
 @contextmanager
 def scripted_llm() -> Iterator[ScriptedLLM]:
     llm = ScriptedLLM()
-    app = Starlette(routes=[Route("/v1/chat/completions", llm.chat, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", llm.chat, methods=["POST"]),
+            Route("/{version}/models/{call:path}", llm.gemini, methods=["POST"]),
+        ]
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )

@@ -22,10 +22,9 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from schemas import FinalStatus, TaskFinished
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import drop_database, free_port
 from tests.e2e.processes import ServiceProcess, answers, base_environment
 from tests.faults.gateway_fuzz import FuzzFigures, fuzz_operation, load_operations
-from troupe.db import make_client
 from troupe.settings import Settings
 
 # Far above what a fuzzer sends in a minute, so the limit never decides an answer (429 would still be
@@ -80,18 +79,7 @@ def gateway(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield FuzzedGateway(url, key, deployment, process)
     finally:
         process.stop()
-        _drop_database(deployment)
-
-
-def _drop_database(deployment: Settings) -> None:
-    async def drop() -> None:
-        client = make_client(deployment)
-        try:
-            await client.drop_database(deployment.mongodb_database)
-        finally:
-            await client.close()
-
-    asyncio.run(drop())
+        drop_database(deployment)
 
 
 @pytest.fixture(scope="module")
