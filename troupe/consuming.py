@@ -5,7 +5,9 @@
 - A payload that is not a valid event for this topic, or not keyed by its task id, is dead-lettered and
   committed: it never blocks the partition.
 - A handler that raises is retried (the offset is not committed, so Kafka redelivers it) with a growing
-  pause, and dead-lettered after `handler_max_attempts`, again so the partition moves on.
+  pause. A transient infrastructure error (`troupe.errors`: Kafka or MongoDB unreachable) is retried for as
+  long as it lasts, the pause capped at 5 s: the partition waits, in order, for the outage to end. Any other
+  error is dead-lettered after `handler_max_attempts`, so the partition moves on.
 - The offset is committed only after the handler returns, i.e. after its output was published.
 """
 
@@ -24,6 +26,7 @@ from faststream.middlewares import AckPolicy
 from schemas import Envelope, InvalidEvent, decode_event
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
 from troupe.event_limits import check_event_size
+from troupe.errors import is_transient
 from troupe.logs import get_logger
 from troupe.metrics import record_stage
 from troupe.settings import Settings
@@ -65,7 +68,8 @@ def subscribe_events(
     expected: tuple[type[E], ...],
     dead_letters: DeadLetterSink,
 ) -> None:
-    attempts: dict[tuple[int, int], int] = {}
+    attempts: dict[tuple[int, int], int] = {}  # failures that count towards the dead letter
+    waits: dict[tuple[int, int], int] = {}  # transient failures: they only lengthen the pause
 
     @broker.subscriber(
         topic,
@@ -97,15 +101,26 @@ def subscribe_events(
                 await handler(event)
         except Exception as exc:
             record_stage(event.type, "error", time.monotonic() - started)
-            attempt = attempts[where] = attempts.get(where, 0) + 1
+            if is_transient(exc):
+                # Kafka or MongoDB is away: every message would fail alike, so none is dead-lettered.
+                # NACK_ON_ERROR seeks the partition back to this offset, so it is read again after the pause.
+                wait = waits[where] = waits.get(where, 0) + 1
+                log.warning("event.retry_transient", task_id=event.task_id, attempt=wait, error=repr(exc))
+                await asyncio.sleep(_backoff_s(wait))
+                raise
+            attempt = attempts.get(where, 0) + 1
             if attempt >= settings.handler_max_attempts:
-                attempts.pop(where, None)
                 reason = f"handler failed {attempt} times, last with {type(exc).__name__}: {exc}"
                 log.error("event.dead_lettered", task_id=event.task_id, reason=reason)
+                # While Kafka is away this raises: the message is read again and this branch retried.
                 await dead_letters.send(refused, reason)
+                attempts.pop(where, None)
+                waits.pop(where, None)
                 return
+            attempts[where] = attempt
             log.warning("event.retry", task_id=event.task_id, attempt=attempt, error=repr(exc))
             await asyncio.sleep(_backoff_s(attempt))
             raise
         attempts.pop(where, None)
+        waits.pop(where, None)
         record_stage(event.type, "ok", time.monotonic() - started)

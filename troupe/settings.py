@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     # Partitions bound how many tasks a consumer group works on at once; workers are consumers per process.
     kafka_partitions: int = Field(default=8, ge=1, le=1_000)
     kafka_consumer_workers: int = Field(default=4, ge=1, le=64)
-    # A handler that keeps failing is retried this often, then dead-lettered so the partition moves on.
+    # A handler that keeps failing is retried this often, then dead-lettered so the partition moves on. An
+    # outage of Kafka or MongoDB (troupe.errors) does not count: it is waited out, however long it lasts.
     handler_max_attempts: int = Field(default=5, ge=1, le=100)
     # The largest event a consumer accepts (and the largest POST body the gateway reads); a larger one is
     # dead-lettered with its size. The topics accept more, so that it reaches its consumer and gets a reason.
