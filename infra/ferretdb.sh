@@ -3,7 +3,9 @@
 #
 #   bash infra/ferretdb.sh install|start|stop|status
 #
-# Env: TROUPE_HOME (default <repo>/.troupe), TROUPE_MONGO_PORT (default 27017),
+# Env: TROUPE_HOME (default <repo>/.troupe): the built binary is cached there;
+#      TROUPE_DATA_HOME (default $TROUPE_HOME): data, log and pid file go below it, so a second server (a fault
+#      test's own, on another port) can share the binary; TROUPE_MONGO_PORT (default 27017),
 #      TROUPE_FERRETDB_START_TIMEOUT (seconds, default 60).
 set -euo pipefail
 
@@ -17,15 +19,18 @@ TROUPE_HOME=${TROUPE_HOME:-$ROOT/.troupe}
 mkdir -p "$TROUPE_HOME"
 # The SQLite URL and the pid check need absolute paths.
 TROUPE_HOME=$(cd "$TROUPE_HOME" && pwd)
+DATA_HOME=${TROUPE_DATA_HOME:-$TROUPE_HOME}
+mkdir -p "$DATA_HOME"
+DATA_HOME=$(cd "$DATA_HOME" && pwd)
 PORT=${TROUPE_MONGO_PORT:-27017}
 START_TIMEOUT=${TROUPE_FERRETDB_START_TIMEOUT:-60}
 
 CACHE=$TROUPE_HOME/cache/ferretdb
 BIN=$CACHE/bin/ferretdb
 MARKER=$CACHE/bin/VERSION
-DATA=$TROUPE_HOME/data/ferretdb
-LOG=$TROUPE_HOME/log/ferretdb.log
-PIDFILE=$TROUPE_HOME/run/ferretdb.pid
+DATA=$DATA_HOME/data/ferretdb
+LOG=$DATA_HOME/log/ferretdb.log
+PIDFILE=$DATA_HOME/run/ferretdb.pid
 
 say() { echo "==> ferretdb: $*"; }
 die() { echo "ferretdb: error: $*" >&2; exit 1; }

@@ -6,7 +6,9 @@
 #   bash infra/kafka.sh stop      stop the broker we started
 #   bash infra/kafka.sh status    exit 0 if running, 3 if not
 #
-# Env: TROUPE_HOME (default <repo>/.troupe), TROUPE_KAFKA_PORT (9092),
+# Env: TROUPE_HOME (default <repo>/.troupe): the jars are cached there;
+#      TROUPE_DATA_HOME (default $TROUPE_HOME): data, log and pid file go below it, so a second broker (a fault
+#      test's own, on other ports) can share the cache; TROUPE_KAFKA_PORT (9092),
 #      TROUPE_KAFKA_CONTROLLER_PORT (9093), TROUPE_KAFKA_START_TIMEOUT (90 s), TROUPE_KAFKA_HEAP (1g).
 set -euo pipefail
 
@@ -15,6 +17,9 @@ TROUPE_HOME="${TROUPE_HOME:-$REPO_ROOT/.troupe}"
 # Absolute, because the broker is launched from its data dir and the pid check matches its full config path.
 mkdir -p "$TROUPE_HOME"
 TROUPE_HOME="$(cd "$TROUPE_HOME" && pwd)"
+DATA_HOME="${TROUPE_DATA_HOME:-$TROUPE_HOME}"
+mkdir -p "$DATA_HOME"
+DATA_HOME="$(cd "$DATA_HOME" && pwd)"
 KAFKA_PORT="${TROUPE_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${TROUPE_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${TROUPE_KAFKA_START_TIMEOUT:-90}"
@@ -34,12 +39,12 @@ CACHE_DIR="$TROUPE_HOME/cache/kafka"
 LIBS_DIR="$CACHE_DIR/libs"
 MARKER="$CACHE_DIR/installed.version"
 M2_REPO="$TROUPE_HOME/cache/m2"
-DATA_DIR="$TROUPE_HOME/data/kafka"
+DATA_DIR="$DATA_HOME/data/kafka"
 LOG_DIRS="$DATA_DIR/logs"
 CONFIG="$DATA_DIR/server.properties"
 CLUSTER_ID_FILE="$DATA_DIR/cluster.id"
-LOG_FILE="$TROUPE_HOME/log/kafka.log"
-PID_FILE="$TROUPE_HOME/run/kafka.pid"
+LOG_FILE="$DATA_HOME/log/kafka.log"
+PID_FILE="$DATA_HOME/run/kafka.pid"
 LOG4J_CONFIG="$REPO_ROOT/infra/log4j2.properties"
 # Logged by kafka.server.KafkaRaftServer once broker and controller are up.
 STARTED_MSG="Kafka Server started"
