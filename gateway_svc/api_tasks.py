@@ -25,6 +25,7 @@ from schemas import (
     utc_now,
 )
 from schemas.envelope import ID_PATTERN, Envelope
+from troupe.errors import is_transient
 from troupe.telemetry import current_trace_id
 
 __all__ = ["TaskId", "owned_task", "router"]
@@ -54,14 +55,15 @@ async def submit_task(
     """Accept a task: publish `task.submitted` and answer with its id before any work is done."""
     task_id, submitted_at = str(uuid.uuid4()), utc_now()
     if idempotency_key is not None:
-        claim = await parts.idempotency.claim(
+        claim = await _claim(
+            parts,
             Claim(
                 tenant=caller.tenant,
                 key=idempotency_key,
                 task_id=task_id,
                 fingerprint=fingerprint(request.model_dump_json().encode()),
                 submitted_at=submitted_at,
-            )
+            ),
         )
         if claim.fingerprint != fingerprint(request.model_dump_json().encode()):
             raise HTTPException(
@@ -166,6 +168,21 @@ def _within_event_limit(event: Envelope, max_bytes: int) -> None:
             f"the task's event would be {size:,} bytes, over the limit of {max_bytes:,} bytes "
             "(TROUPE_MAX_EVENT_BYTES); put large inputs in a file the task reads",
         )
+
+
+async def _claim(parts: Components, claim: Claim) -> Claim:
+    try:
+        return await parts.idempotency.claim(claim)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        # Accepting without the claim could publish a retried request twice: refuse, so the client retries.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "an Idempotency-Key cannot be honoured while the task store (MongoDB) is unreachable; "
+            "retry later with the same key",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 async def _publish(parts: Components, event: Envelope) -> None:

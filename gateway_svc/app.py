@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import PyMongoError
 
 from gateway_svc import api_events, api_health, api_tasks
 from gateway_svc.body_limit import BodyLimit
@@ -16,6 +16,7 @@ from gateway_svc.pagination import BadCursor
 from gateway_svc.request_log import RequestLog
 from gateway_svc.settings import GatewaySettings
 from troupe import __version__
+from troupe.errors import is_transient
 from troupe.http_spans import RequestSpans
 
 __all__ = ["Connect", "create_app"]
@@ -43,7 +44,7 @@ def create_app(settings: GatewaySettings | None = None, connect: Connect | None 
     app.include_router(api_tasks.router)
     app.include_router(api_events.router)
     app.include_router(api_health.router)
-    app.add_exception_handler(ConnectionFailure, _database_unavailable)
+    app.add_exception_handler(PyMongoError, _database_unavailable)
     app.add_exception_handler(BadCursor, _bad_cursor)
     # Inside the request log and span, so a refused body is logged and traced like any other answer.
     app.add_middleware(BodyLimit, max_bytes=settings.max_event_bytes)
@@ -59,6 +60,8 @@ def _real_parts() -> Connect:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not is_transient(exc):
+        raise exc  # a refused command is a bug to see as a 500, not an outage to wait out
     return JSONResponse(
         {"detail": "the task store (MongoDB) is unreachable; retry later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

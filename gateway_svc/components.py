@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from gateway_svc.idempotency import IdempotencyStore
 from gateway_svc.live_events import LiveEvents
 from gateway_svc.projection_store import TaskReader
 from gateway_svc.rate_limit import RateLimiter
+from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from troupe.publishing import EventPublisher
 
@@ -32,6 +33,7 @@ class Components:
     publisher: EventPublisher
     live: LiveEvents
     readiness: ReadinessCheck
+    recent_keys: RecentKeys = field(default_factory=RecentKeys)
 
 
 def _components(request: Request) -> Components:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +16,7 @@ from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry,
 from gateway_svc.projection_store import TaskWriter
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import utc_now
+from troupe.errors import is_transient
 from troupe.logs import get_logger
 from troupe.service import group_name
 from troupe.settings import Settings
@@ -22,6 +24,7 @@ from troupe.settings import Settings
 __all__ = ["Projector", "WriteConflict", "subscribe_projector"]
 
 _log = get_logger(__name__)
+_PAUSE_S = 1.0
 
 
 class WriteConflict(RuntimeError):
@@ -118,7 +121,8 @@ def _log_of(known: list[TracedEvent]) -> list[LogEntry]:
 
 def subscribe_projector(broker: KafkaBroker, settings: Settings, projector: Projector) -> None:
     """One consumer group over every topic, from the earliest offset, so a new deployment rebuilds every
-    task. Errors (MongoDB away) nack the message so it is read again instead of lost."""
+    task. Errors (MongoDB away) nack the message so it is read again instead of lost: the offset is committed
+    only once the event is written, so after an outage the projection resumes from the first unwritten event."""
 
     @broker.subscriber(
         *settings.topics.all(),
@@ -135,4 +139,12 @@ def subscribe_projector(broker: KafkaBroker, settings: Settings, projector: Proj
             return
         trace_id = trace_id_from(message.headers.get("traceparent"))
         with structlog.contextvars.bound_contextvars(task_id=event.task_id, task_trace_id=trace_id):
-            await projector.apply(event, trace_id)
+            try:
+                await projector.apply(event, trace_id)
+            except Exception as exc:
+                if is_transient(exc):
+                    # MongoDB is away: the nack rewinds to this event, read again after a pause. Nothing is
+                    # committed past it, so the projection catches up from here when MongoDB is back.
+                    _log.warning("projection.retry_transient", error=repr(exc))
+                    await asyncio.sleep(_PAUSE_S)
+                raise

@@ -21,6 +21,11 @@ class GatewaySettings(Settings):
     admin_api_key: SecretStr | None = None
     rate_limit_per_minute: int = Field(default=600, ge=1)
     publish_timeout_s: float = Field(default=10.0, gt=0)
+    # How long a request waits to reach MongoDB before answering 503 (the workers wait longer:
+    # TROUPE_MONGODB_TIMEOUT_MS), so that an outage is a quick 503, not a hanging request.
+    gateway_mongodb_timeout_ms: int = Field(default=2_000, ge=100)
+    # While MongoDB is unreachable, a key verified this recently may still submit (decision 9).
+    key_cache_ttl_s: float = Field(default=60.0, ge=0)
     # How long GET /tasks/{id}/events waits for a task it has not seen yet (POST then stream at once).
     sse_first_event_wait_s: float = Field(default=5.0, ge=0)
     sse_keepalive_s: float = Field(default=10.0, gt=0)

@@ -16,6 +16,7 @@ from gateway_svc.live_events import KafkaLiveFeed, LiveEvents
 from gateway_svc.projection_store import MongoTaskStore
 from gateway_svc.projector import Projector, subscribe_projector
 from gateway_svc.rate_limit import MongoCounters, RateLimiter
+from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from troupe.db import Document, make_client, make_database
 from troupe.kafka import ensure_topics, make_broker
@@ -31,7 +32,10 @@ _CHECK_TIMEOUT_S = 2.0
 @asynccontextmanager
 async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
     """Everything the gateway talks to, started in order and stopped in reverse."""
-    client = make_client(settings)
+    # Requests give up on an unreachable MongoDB quickly (503); the projection just tries again.
+    client = make_client(
+        settings.model_copy(update={"mongodb_timeout_ms": settings.gateway_mongodb_timeout_ms})
+    )
     database = make_database(client, settings)
     tasks, keys, counters = MongoTaskStore(database), MongoKeyStore(database), MongoCounters(database)
     try:
@@ -58,6 +62,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                     publisher=KafkaEventPublisher(broker, settings.topics),
                     live=live,
                     readiness=lambda: _readiness(database, broker),
+                    recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
                 )
             finally:
                 live.close_all()

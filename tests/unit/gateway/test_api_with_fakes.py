@@ -145,7 +145,12 @@ async def test_readiness_is_503_when_a_dependency_is_down(parts: Components) -> 
     async with serving(replace(parts, readiness=half)) as api:
         answer = await api.get("/readyz")
     assert answer.status_code == 503
-    assert answer.json() == {"ready": False, "checks": {"mongodb": False, "kafka": True}}
+    assert answer.headers["retry-after"] == "5"
+    assert answer.json() == {
+        "ready": False,
+        "checks": {"mongodb": False, "kafka": True},
+        "detail": "not ready: MongoDB does not answer; retry later",
+    }
 
 
 async def test_task_lists_page_by_cursor_and_filter_by_status(parts: Components) -> None:
