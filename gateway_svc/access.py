@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway_svc.auth import ApiKey
 from gateway_svc.components import Parts
-from troupe.errors import is_transient
+from troupe.errors import brief, is_transient
 from troupe.logs import get_logger
 
 __all__ = ["Caller"]
@@ -61,7 +61,7 @@ async def _authenticated(
 def _recalled(parts: Parts, token: str, error: Exception) -> _Verified:
     key = parts.recent_keys.recall(token)
     if key is None:
-        _log.warning("auth: key store unreachable and key not verified lately", error=repr(error))
+        _log.warning("auth: key store unreachable and key not verified lately", error=brief(error))
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "cannot verify this API key: the key store (MongoDB) is unreachable and the key was not "
@@ -69,7 +69,7 @@ def _recalled(parts: Parts, token: str, error: Exception) -> _Verified:
             headers={"Retry-After": "5"},
         )
     structlog.contextvars.bind_contextvars(key_id=key.key_id, tenant=key.tenant)
-    _log.warning("auth: key store unreachable, key verified lately accepted", error=repr(error))
+    _log.warning("auth: key store unreachable, key verified lately accepted", error=brief(error))
     return _Verified(key, store_reachable=False)
 
 
@@ -86,7 +86,7 @@ async def _within_limit(
         if not is_transient(exc):
             raise
         # Failing closed would turn the outage of a counter into an outage of the API.
-        _log.warning("rate limit not enforced: the store is unreachable", error=repr(exc))
+        _log.warning("rate limit not enforced: the store is unreachable", error=brief(exc))
         return key
     headers = {
         "X-RateLimit-Limit": str(decision.limit),

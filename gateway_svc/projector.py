@@ -16,7 +16,7 @@ from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry,
 from gateway_svc.projection_store import TaskWriter
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import utc_now
-from troupe.errors import is_transient
+from troupe.errors import brief, is_transient
 from troupe.logs import get_logger
 from troupe.service import group_name
 from troupe.settings import Settings
@@ -145,6 +145,6 @@ def subscribe_projector(broker: KafkaBroker, settings: Settings, projector: Proj
                 if is_transient(exc):
                     # MongoDB is away: the nack rewinds to this event, read again after a pause. Nothing is
                     # committed past it, so the projection catches up from here when MongoDB is back.
-                    _log.warning("projection.retry_transient", error=repr(exc))
+                    _log.warning("projection.retry_transient", error=brief(exc))
                     await asyncio.sleep(_PAUSE_S)
                 raise

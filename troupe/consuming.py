@@ -25,8 +25,8 @@ from faststream.middlewares import AckPolicy
 
 from schemas import Envelope, InvalidEvent, decode_event
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
+from troupe.errors import brief, is_transient
 from troupe.event_limits import check_event_size
-from troupe.errors import is_transient
 from troupe.logs import get_logger
 from troupe.metrics import record_stage
 from troupe.settings import Settings
@@ -105,7 +105,7 @@ def subscribe_events(
                 # Kafka or MongoDB is away: every message would fail alike, so none is dead-lettered.
                 # NACK_ON_ERROR seeks the partition back to this offset, so it is read again after the pause.
                 wait = waits[where] = waits.get(where, 0) + 1
-                log.warning("event.retry_transient", task_id=event.task_id, attempt=wait, error=repr(exc))
+                log.warning("event.retry_transient", task_id=event.task_id, attempt=wait, error=brief(exc))
                 await asyncio.sleep(_backoff_s(wait))
                 raise
             attempt = attempts.get(where, 0) + 1

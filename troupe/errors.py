@@ -26,7 +26,7 @@ from __future__ import annotations
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-__all__ = ["MONGODB_RETRYABLE_CODES", "is_transient"]
+__all__ = ["MONGODB_RETRYABLE_CODES", "brief", "is_transient"]
 
 # Server error codes after which the same command can succeed later (the MongoDB drivers' retryable-reads
 # and retryable-writes specs, plus the write-concern ones a restarting server answers).
@@ -75,3 +75,9 @@ def _transient_itself(exc: BaseException) -> bool:
             return True
         return isinstance(exc, OperationFailure) and exc.code in MONGODB_RETRYABLE_CODES
     return False
+
+
+def brief(exc: BaseException, limit: int = 200) -> str:
+    """One short line for a log: PyMongo's server-selection errors carry the whole topology in their text."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"

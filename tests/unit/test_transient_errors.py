@@ -24,7 +24,7 @@ from pymongo.errors import (
 )
 
 from schemas import InvalidEvent
-from troupe.errors import is_transient
+from troupe.errors import brief, is_transient
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,12 @@ def test_a_cause_chain_that_loops_ends() -> None:
     first, second = ValueError("a"), ValueError("b")
     first.__context__, second.__context__ = second, first
     assert not is_transient(first)
+
+
+def test_brief_is_one_short_line() -> None:
+    error = ServerSelectionTimeoutError(
+        "127.0.0.1:1: refused,\n Timeout: 2.0s, Topology Description: " + "x" * 500
+    )
+    line = brief(error)
+    assert line.startswith("ServerSelectionTimeoutError: 127.0.0.1:1: refused, Timeout: 2.0s")
+    assert "\n" not in line and len(line) < 260 and line.endswith("...")
