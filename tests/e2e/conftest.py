@@ -96,8 +96,10 @@ def running_pipeline(
     tmp_path_factory: pytest.TempPathFactory,
     llm: ScriptedLLM,
     llm_env: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Pipeline]:
-    """The four services on topics and a database of their own, asking `llm` (or what `llm_env` says)."""
+    """The four services on topics and a database of their own, asking `llm` (or what `llm_env` says), on the
+    servers `settings` names; `extra_env` overrides any of their settings."""
     unique = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
     # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
@@ -128,6 +130,7 @@ def running_pipeline(
             "TROUPE_GATEWAY_PORT": str(gateway_port),
             "TROUPE_ADMIN_API_KEY": (admin_key := f"trp_e2e_{uuid.uuid4().hex}"),
             "TROUPE_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT_PER_MINUTE),
+            **(extra_env or {}),
         }
     )
     gateway_url = f"http://127.0.0.1:{gateway_port}"
