@@ -33,9 +33,7 @@ _CHECK_TIMEOUT_S = 2.0
 async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
     """Everything the gateway talks to, started in order and stopped in reverse."""
     # Requests give up on an unreachable MongoDB quickly (503); the projection just tries again.
-    client = make_client(
-        settings.model_copy(update={"mongodb_timeout_ms": settings.gateway_mongodb_timeout_ms})
-    )
+    client = make_client(settings, selection_timeout_ms=settings.gateway_mongodb_timeout_ms)
     database = make_database(client, settings)
     tasks, keys, counters = MongoTaskStore(database), MongoKeyStore(database), MongoCounters(database)
     try:

@@ -15,12 +15,13 @@ __all__ = ["Document", "make_client", "make_database"]
 Document = dict[str, Any]
 
 
-def make_client(settings: Settings) -> AsyncMongoClient[Document]:
+def make_client(settings: Settings, selection_timeout_ms: int | None = None) -> AsyncMongoClient[Document]:
     """A client that fails fast instead of hanging when the server is away; it connects lazily.
-    Every command it sends is a span (troupe.mongo_spans)."""
+    `selection_timeout_ms` (default `mongodb_timeout_ms`) is how long a command waits for an unreachable
+    server before it fails. Every command it sends is a span (troupe.mongo_spans)."""
     return AsyncMongoClient(
         settings.mongodb_uri,
-        serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
+        serverSelectionTimeoutMS=selection_timeout_ms or settings.mongodb_timeout_ms,
         connectTimeoutMS=settings.mongodb_timeout_ms,
         tz_aware=True,
         appname=settings.service_name,
