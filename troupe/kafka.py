@@ -24,7 +24,15 @@ _DESCRIBE_ATTEMPTS = 25
 
 
 def make_broker(settings: Settings, middlewares: Sequence[Any] = ()) -> KafkaBroker:
-    """A broker that publishes with acks=all and idempotence, so a retried send is never written twice.
+    """A broker that publishes with acks=all, so an acknowledged event is on every in-sync replica.
+
+    Not with idempotence: aiokafka's idempotent producer numbers a batch when it sends it, and a batch that then
+    fails (the broker restarting) leaves a gap that the broker refuses for good with OutOfOrderSequenceNumber;
+    aiokafka does not reset its producer id as the Java client does (aio-libs/aiokafka#1017). That wedged the
+    services after a 30 s broker outage (tests/faults/test_outages_under_load.py). A retried send may then be
+    written twice, which every consumer already handles: events carry deterministic ids, the stage ledger and the
+    projection keep one per id. Order within a partition still holds: aiokafka sends one batch per partition at
+    a time, retries included.
 
     Its telemetry middleware opens a span per publish and consume and carries the trace context in the
     `traceparent` header, which is what joins a task's work across services into one trace.
@@ -33,7 +41,7 @@ def make_broker(settings: Settings, middlewares: Sequence[Any] = ()) -> KafkaBro
         settings.kafka_bootstrap_servers,
         client_id=settings.service_name,
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=False,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         # Large enough for a dead letter that keeps the largest record the topics accept.
         max_request_size=settings.dead_letter_max_message_bytes,

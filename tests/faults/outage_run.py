@@ -183,8 +183,7 @@ async def _producer(pipeline: Pipeline) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(
         bootstrap_servers=pipeline.settings.kafka_bootstrap_servers,
         acks="all",
-        enable_idempotence=True,
-        request_timeout_ms=10_000,
+        request_timeout_ms=10_000,  # an idempotent aiokafka producer wedges after an outage: troupe/kafka.py
     )
     await producer.start()
     try:
