@@ -21,11 +21,11 @@ class PrivateServer:
 
     script: str
     home: Path
-    ports: dict[str, int]
+    env: dict[str, str]  # its ports first
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{next(iter(self.ports.values()))}"
+        return f"127.0.0.1:{next(iter(self.env.values()))}"
 
     @property
     def log(self) -> Path:
@@ -38,7 +38,7 @@ class PrivateServer:
         return self._run("stop")
 
     def _run(self, command: str) -> float:
-        env = os.environ | {"TROUPE_DATA_HOME": str(self.home)} | {k: str(v) for k, v in self.ports.items()}
+        env = os.environ | {"TROUPE_DATA_HOME": str(self.home)} | self.env
         started = time.monotonic()
         done = subprocess.run(
             ["bash", str(REPO / "infra" / f"{self.script}.sh"), command],
@@ -54,14 +54,18 @@ class PrivateServer:
 
 @contextmanager
 def private_kafka(home: Path) -> Iterator[PrivateServer]:
-    ports = {"TROUPE_KAFKA_PORT": free_port(), "TROUPE_KAFKA_CONTROLLER_PORT": free_port()}
-    with _running(PrivateServer("kafka", home, ports)) as server:
+    env = {
+        "TROUPE_KAFKA_PORT": str(free_port()),
+        "TROUPE_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "TROUPE_KAFKA_HEAP": "512m",  # a few hundred partitions, not the shared broker's thousands
+    }
+    with _running(PrivateServer("kafka", home, env)) as server:
         yield server
 
 
 @contextmanager
 def private_ferretdb(home: Path) -> Iterator[PrivateServer]:
-    with _running(PrivateServer("ferretdb", home, {"TROUPE_MONGO_PORT": free_port()})) as server:
+    with _running(PrivateServer("ferretdb", home, {"TROUPE_MONGO_PORT": str(free_port())})) as server:
         yield server
 
 

@@ -6,12 +6,12 @@ Each run has servers of its own (tests/faults/private_servers.py); the shared on
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import running_pipeline
+from tests.e2e.scripted_llm import scripted_llm
 from tests.faults.outage_run import EXTRA_ENV, assert_every_task_ended_once_and_right, run_outage
 from tests.faults.private_servers import private_ferretdb, private_kafka
 from troupe.settings import Settings
@@ -19,18 +19,14 @@ from troupe.settings import Settings
 
 @pytest.mark.long_fault
 async def test_kafka_stopped_for_30_s_under_load_every_task_ends_once(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    unique = uuid.uuid4().hex[:8]
     with private_kafka(tmp_path / "kafka") as broker:
-        deployment = settings.model_copy(
-            update={
-                "kafka_bootstrap_servers": broker.address,
-                "topic_prefix": f"kout{unique}",
-                "mongodb_database": f"kout_{unique}",
-            }
-        )
-        with running_pipeline(deployment, _folder(tmp_path / "logs"), EXTRA_ENV) as pipeline:
+        servers = settings.model_copy(update={"kafka_bootstrap_servers": broker.address})
+        with (
+            scripted_llm() as llm,
+            running_pipeline(servers, tmp_path_factory, llm, extra_env=EXTRA_ENV) as pipeline,
+        ):
             report = await run_outage(pipeline, broker, name="Kafka")
     print(report.line())
 
@@ -42,18 +38,14 @@ async def test_kafka_stopped_for_30_s_under_load_every_task_ends_once(
 
 @pytest.mark.long_fault
 async def test_mongodb_stopped_for_30_s_under_load_every_task_ends_once_and_is_projected(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    unique = uuid.uuid4().hex[:8]
     with private_ferretdb(tmp_path / "ferretdb") as database:
-        deployment = settings.model_copy(
-            update={
-                "mongodb_uri": f"mongodb://{database.address}/",
-                "topic_prefix": f"mout{unique}",
-                "mongodb_database": f"mout_{unique}",
-            }
-        )
-        with running_pipeline(deployment, _folder(tmp_path / "logs"), EXTRA_ENV) as pipeline:
+        servers = settings.model_copy(update={"mongodb_uri": f"mongodb://{database.address}/"})
+        with (
+            scripted_llm() as llm,
+            running_pipeline(servers, tmp_path_factory, llm, extra_env=EXTRA_ENV) as pipeline,
+        ):
             report = await run_outage(pipeline, database, name="MongoDB")
     print(report.line())
 
@@ -63,8 +55,3 @@ async def test_mongodb_stopped_for_30_s_under_load_every_task_ends_once_and_is_p
     assert report.probe.unknown_key == 503
     assert report.accepted_during_outage > 0  # submissions went on: Kafka holds them
     assert_every_task_ended_once_and_right(report)
-
-
-def _folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -45,11 +45,11 @@ class FlakyCounters(InMemoryCounters):
         self.outage = outage
         self.asked = 0
 
-    async def hit(self, key_id: str, window: int) -> int:
+    async def hit(self, key_id: str, window: int, limit: int) -> int:
         self.asked += 1
         if self.outage.down:
             raise NO_SERVERS
-        return await super().hit(key_id, window)
+        return await super().hit(key_id, window, limit)
 
 
 class FlakyClaims(InMemoryIdempotencyStore):
@@ -186,7 +186,7 @@ async def test_the_rate_limit_fails_open_when_only_its_counters_are_unreachable(
     flaky: Components, outage: Outage
 ) -> None:
     class CountersDown(FlakyCounters):
-        async def hit(self, key_id: str, window: int) -> int:
+        async def hit(self, key_id: str, window: int, limit: int) -> int:
             raise NO_SERVERS
 
     async with serving(replace(flaky, limiter=RateLimiter(CountersDown(outage), 1))) as api:
