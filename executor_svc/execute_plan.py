@@ -17,14 +17,14 @@ from schemas import (
     utc_now,
 )
 from troupe.ledger import stage_key
-from troupe.stages import caused_by, emit_once, finish, is_finished
+from troupe.stages import caused_by, emit_once, ended_already, finish
 
 __all__ = ["execute_plan"]
 
 
 async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
     key = stage_key("execute", event.task_id, event.iteration)
-    if await is_finished(deps.ledger, event.task_id):
+    if await ended_already(deps.ledger, deps.publisher, event.task_id):
         return
     if (done := await deps.ledger.find(key)) is not None:
         await deps.publisher.publish(done)

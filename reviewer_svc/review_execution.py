@@ -7,14 +7,14 @@ from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
 from schemas import ExecutionCompleted, FinalStatus, ReviewCompleted
 from troupe.ledger import stage_key
-from troupe.stages import caused_by, emit_once, finish, is_finished, past_deadline
+from troupe.stages import caused_by, emit_once, ended_already, finish, past_deadline
 
 __all__ = ["review_execution"]
 
 
 async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> None:
     key = stage_key("review", event.task_id, event.iteration)
-    if await is_finished(deps.ledger, event.task_id):
+    if await ended_already(deps.ledger, deps.publisher, event.task_id):
         return
     review = await deps.ledger.find(key)
     if review is None:

@@ -14,7 +14,7 @@ from troupe.logs import get_logger
 from troupe.metrics import record_task_finished
 from troupe.publishing import EventPublisher
 
-__all__ = ["caused_by", "emit_once", "finish", "is_finished", "past_deadline"]
+__all__ = ["caused_by", "emit_once", "ended_already", "finish", "past_deadline"]
 
 log = get_logger(__name__)
 
@@ -64,8 +64,17 @@ async def finish(
     return stored
 
 
-async def is_finished(ledger: Ledger, task_id: str) -> bool:
-    return await ledger.find(finished_key(task_id)) is not None
+async def ended_already(ledger: Ledger, publisher: EventPublisher, task_id: str) -> bool:
+    """Whether the task has ended; if so, its end goes out again before the stage skips its work.
+
+    A process can die between recording the end and publishing it (kill -9, OOM); the redelivered input is
+    then the only chance to publish it, so the record is republished rather than taken as done. A copy
+    already on the topic costs a duplicate of the same event id, which every consumer tolerates.
+    """
+    ended = await ledger.find(finished_key(task_id))
+    if ended is not None:
+        await publisher.publish(ended)
+    return ended is not None
 
 
 def _seconds_since_submission(cause: Envelope, now: datetime) -> float | None:

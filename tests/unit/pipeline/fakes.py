@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from schemas import Plan, PlanStep, TaskConstraints, TaskContext, TaskRequest, TaskSubmitted, utc_now
+from schemas import (
+    Envelope,
+    Plan,
+    PlanStep,
+    TaskConstraints,
+    TaskContext,
+    TaskFinished,
+    TaskRequest,
+    TaskSubmitted,
+    utc_now,
+)
+from troupe.publishing import RecordingPublisher
 
 
 def math_plan(*expressions: str) -> Plan:
@@ -27,3 +38,21 @@ def context(max_iterations: int = 3, expired: bool = False) -> TaskContext:
     )
     start = utc_now() - (timedelta(hours=1) if expired else timedelta(0))
     return TaskContext.starting(request, submitted_at=start)
+
+
+class DiesBeforePublishingTheEnd(RecordingPublisher):
+    """A publisher whose process dies (once) after a stage recorded the task's end but before it went out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.died = False
+
+    async def publish(self, event: Envelope) -> None:
+        if isinstance(event, TaskFinished) and not self.died:
+            self.died = True
+            raise ProcessDied
+        await super().publish(event)
+
+
+class ProcessDied(Exception):
+    pass

@@ -21,7 +21,7 @@ from schemas import (
     Usage,
     Verdict,
 )
-from tests.unit.pipeline.fakes import context, math_plan, submitted
+from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
 from troupe.ledger import InMemoryLedger
 from troupe.publishing import RecordingPublisher
@@ -151,3 +151,15 @@ async def test_a_finished_task_is_not_planned_again() -> None:
     await cancel_task(CancelRequested(task_id="t-1"), deps)
     await plan_task(submitted(), deps)
     assert published.of_type(PlanCreated) == []
+
+
+async def test_a_failure_recorded_but_never_published_goes_out_when_the_submission_is_redelivered() -> None:
+    publisher = DiesBeforePublishingTheEnd()
+    deps = PlannerDeps(
+        InMemoryLedger(), publisher, FunctionPlanWriter(Scripted(PlanningFailed("no plan"))), TOOLS
+    )
+    with pytest.raises(ProcessDied):
+        await plan_task(submitted(), deps)
+    await plan_task(submitted(), deps)
+    [finished] = publisher.of_type(TaskFinished)
+    assert (finished.status, finished.reason) == (FinalStatus.FAILED, "no plan")

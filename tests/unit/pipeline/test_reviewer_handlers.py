@@ -22,7 +22,7 @@ from schemas import (
     Usage,
     Verdict,
 )
-from tests.unit.pipeline.fakes import context, math_plan
+from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan
 from troupe.ledger import InMemoryLedger
 from troupe.publishing import RecordingPublisher
 
@@ -47,7 +47,9 @@ def completed(iteration: int = 1) -> ExecutionCompleted:
     )
 
 
-def deps_judging(*answers: Judgement | ReviewFailed) -> tuple[ReviewerDeps, RecordingPublisher, list[int]]:
+def deps_judging(
+    *answers: Judgement | ReviewFailed, publisher: RecordingPublisher | None = None
+) -> tuple[ReviewerDeps, RecordingPublisher, list[int]]:
     queue, calls = list(answers), []
 
     async def judge(plan: Plan, results: Sequence[StepResult]) -> Judgement:
@@ -57,7 +59,7 @@ def deps_judging(*answers: Judgement | ReviewFailed) -> tuple[ReviewerDeps, Reco
             raise answer
         return answer
 
-    publisher = RecordingPublisher()
+    publisher = publisher or RecordingPublisher()
     return ReviewerDeps(InMemoryLedger(), publisher, FunctionJudge(judge)), publisher, calls
 
 
@@ -113,3 +115,16 @@ async def test_a_redelivered_execution_is_reviewed_once() -> None:
     await review_execution(completed(), deps)
     assert len(calls) == 1
     assert len({e.event_id for e in published.of_type(TaskFinished)}) == 1
+
+
+async def test_an_end_recorded_but_never_published_goes_out_when_the_execution_is_redelivered() -> None:
+    deps, published, calls = deps_judging(
+        judgement(Verdict.APPROVED, {"answer": 2}), publisher=DiesBeforePublishingTheEnd()
+    )
+    with pytest.raises(ProcessDied):
+        await review_execution(completed(), deps)
+    assert published.of_type(TaskFinished) == []
+    await review_execution(completed(), deps)
+    [finished] = published.of_type(TaskFinished)
+    assert (finished.status, finished.result) == (FinalStatus.SUCCEEDED, {"answer": 2})
+    assert len(calls) == 1
