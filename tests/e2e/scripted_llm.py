@@ -75,6 +75,7 @@ class ScriptedLLM:
     seen: list[tuple[str, str]] = field(default_factory=list)
     # The credentials callers sent (Authorization or x-goog-api-key), to show a key was really used.
     credentials: list[str] = field(default_factory=list)
+    latency_s: float = 0.0  # every answer waits this long, so a kill can land while a stage is mid-call
 
     def asked(self, role: str, marker: str) -> bool:
         return any(r == role and marker in prompt for r, prompt in list(self.seen))
@@ -95,6 +96,8 @@ class ScriptedLLM:
         prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
         role = "planner" if model == PLANNER_MODEL else "reviewer"
         self.seen.append((role, prompt))
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         if f"[slow:{role}]" in prompt:
             await asyncio.sleep(SLOW_S)
         answer = plan_for(prompt) if model == PLANNER_MODEL else review_for(prompt)
@@ -127,8 +130,8 @@ class ScriptedLLM:
 
 
 @contextmanager
-def scripted_llm() -> Iterator[ScriptedLLM]:
-    llm = ScriptedLLM()
+def scripted_llm(latency_s: float = 0.0) -> Iterator[ScriptedLLM]:
+    llm = ScriptedLLM(latency_s=latency_s)
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", llm.chat, methods=["POST"]),

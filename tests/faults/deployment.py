@@ -1,0 +1,107 @@
+"""A deployment of its own for a long fault run: unique topics and database on the shared servers, N replicas
+of each worker as OS processes (same consumer groups), one gateway, and the scripted LLM."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.conftest import REPO, WORKERS, free_port
+from tests.e2e.processes import ServiceProcess, answers, base_environment
+from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
+from troupe.service import group_name
+from troupe.settings import Settings
+
+__all__ = ["GATEWAY", "START_TIMEOUT_S", "Deployment", "consumer_groups", "deployment"]
+
+GATEWAY = "gateway_svc"
+# A process starting on two cores shared with other suites may take a minute and more to join its groups.
+START_TIMEOUT_S = 180
+
+
+@dataclass
+class Deployment:
+    settings: Settings
+    llm: ScriptedLLM
+    replicas: dict[str, list[ServiceProcess]]  # module -> its processes
+    gateway_url: str
+
+    def processes(self) -> dict[str, ServiceProcess]:
+        """Every process by a label of its own (`planner_svc#1`, ...)."""
+        return {f"{m}#{i}": p for m, ps in self.replicas.items() for i, p in enumerate(ps, start=1)}
+
+
+def consumer_groups(settings: Settings) -> dict[str, list[str]]:
+    """The consumer groups the services form, with the topics each one reads."""
+    topics = settings.topics
+    return {
+        group_name(settings, "planner"): [
+            topics.task_submitted,
+            topics.review_completed,
+            topics.cancel_requested,
+        ],
+        group_name(settings, "executor"): [topics.plan_created],
+        group_name(settings, "reviewer"): [topics.execution_completed],
+        group_name(settings, "projection"): topics.all(),
+    }
+
+
+@contextmanager
+def deployment(
+    settings: Settings, logs: Path, replicas: int = 1, llm_latency_s: float = 0.0
+) -> Iterator[Deployment]:
+    unique = uuid.uuid4().hex[:8]
+    own = settings.model_copy(
+        update={"topic_prefix": f"fault{unique}", "mongodb_database": f"fault_{unique}"}
+    )
+    # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
+    workspaces = Path(tempfile.mkdtemp(prefix="troupe-faults-"))
+    workspaces.chmod(0o755)
+    with scripted_llm(latency_s=llm_latency_s) as llm:
+        gateway_port = free_port()
+        env = base_environment(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": own.kafka_bootstrap_servers,
+                "MONGODB_URI": own.mongodb_uri,
+                "TROUPE_TOPIC_PREFIX": own.topic_prefix,
+                "TROUPE_MONGODB_DATABASE": own.mongodb_database,
+                "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
+                "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
+                **llm_environment(llm),
+                "TROUPE_GATEWAY_PORT": str(gateway_port),
+                "TROUPE_ADMIN_API_KEY": f"trp_faults_{uuid.uuid4().hex}",
+                # The runs submit hundreds of tasks through one key; the limit is not what they test.
+                "TROUPE_RATE_LIMIT_PER_MINUTE": "1000000",
+            }
+        )
+        # Thousands of tasks' spans would only load the shared trace store, which these runs do not read.
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+
+        def process(module: str, index: int) -> ServiceProcess:
+            (folder := logs / f"{module}-{index}").mkdir(parents=True, exist_ok=True)
+            if module == GATEWAY:
+                # Under load on two cores a ready gateway may take seconds to answer.
+                ready = answers(f"{gateway_url}/readyz", timeout_s=15)
+                return ServiceProcess(module, env, folder, ready=ready)
+            return ServiceProcess(module, env, folder)
+
+        processes = {m: [process(m, i) for i in range(1, replicas + 1)] for m in WORKERS}
+        processes[GATEWAY] = [process(GATEWAY, 1)]
+        started = Deployment(own, llm, processes, gateway_url)
+        try:
+            # Started side by side: each start waits for its process to say it is ready.
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                for done in [pool.submit(p.start, START_TIMEOUT_S) for p in started.processes().values()]:
+                    done.result()
+            yield started
+        finally:
+            for service in started.processes().values():
+                service.stop()
+            shutil.rmtree(workspaces, ignore_errors=True)

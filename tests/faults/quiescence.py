@@ -1,0 +1,51 @@
+"""The end of a fault run: wait until every accepted task has ended (on the topic and in the projection), or
+until nothing has moved for a while, then read what the projection shows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from tests.e2e.event_log import EventLog
+from tests.faults.tally import FINAL
+from troupe.db import make_client
+from troupe.settings import Settings
+
+__all__ = ["projected_statuses", "until_quiet"]
+
+
+async def projected_statuses(settings: Settings, task_ids: Sequence[str]) -> dict[str, str | None]:
+    """Each task's status in the gateway's projection (None where it has none)."""
+    client = make_client(settings)
+    try:
+        tasks = client[settings.mongodb_database]["tasks"]
+        found = {doc["_id"]: doc["status"] async for doc in tasks.find({}, {"status": 1})}
+    finally:
+        await client.close()
+    return {task_id: found.get(task_id) for task_id in task_ids}
+
+
+async def until_quiet(
+    events: EventLog, settings: Settings, task_ids: Sequence[str], idle_s: float = 60, limit_s: float = 600
+) -> None:
+    """Return once every task is final on the topic and in the projection, once neither the topics nor the
+    projection have moved for `idle_s`, or at `limit_s`.
+
+    The projection is watched too because it may trail the topics by a lot: a restarted gateway replays
+    everything it had not committed, through one consumer for all topics.
+    """
+    deadline = time.monotonic() + limit_s
+    seen: tuple[int, int] = (-1, -1)
+    moved = time.monotonic()
+    while time.monotonic() < deadline:
+        on_topic = sum(len(history) for history in events.by_task.values())
+        statuses = await projected_statuses(settings, task_ids)
+        projected = sum(status in FINAL for status in statuses.values())
+        if projected == len(task_ids) and all(events.finished(t) for t in task_ids):
+            return
+        if (on_topic, projected) != seen:
+            seen, moved = (on_topic, projected), time.monotonic()
+        elif time.monotonic() - moved > idle_s:
+            return
+        await asyncio.sleep(3)
