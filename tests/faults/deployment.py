@@ -1,20 +1,28 @@
 """A deployment of its own for a long fault run: unique topics and database on the shared servers, N replicas
-of each worker as OS processes (same consumer groups), one gateway, and the scripted LLM."""
+of each worker as OS processes (same consumer groups), one gateway, and the scripted LLM.
+
+Its topics and database are removed afterwards unless `TROUPE_FAULTS_KEEP_DATA` is set (to look into a failed
+run); the figures are in the report and the services' logs stay in the pytest folder.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.e2e.conftest import REPO, WORKERS, free_port
 from tests.e2e.processes import ServiceProcess, answers, base_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
+from troupe.db import make_client
 from troupe.service import group_name
 from troupe.settings import Settings
 
@@ -52,17 +60,15 @@ def consumer_groups(settings: Settings) -> dict[str, list[str]]:
     }
 
 
-@contextmanager
-def deployment(
+@asynccontextmanager
+async def deployment(
     settings: Settings, logs: Path, replicas: int = 1, llm_latency_s: float = 0.0
-) -> Iterator[Deployment]:
+) -> AsyncIterator[Deployment]:
     unique = uuid.uuid4().hex[:8]
     own = settings.model_copy(
         update={"topic_prefix": f"fault{unique}", "mongodb_database": f"fault_{unique}"}
     )
-    # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
-    workspaces = Path(tempfile.mkdtemp(prefix="troupe-faults-"))
-    workspaces.chmod(0o755)
+    workspaces = _workspace_root()
     with scripted_llm(latency_s=llm_latency_s) as llm:
         gateway_port = free_port()
         env = base_environment(
@@ -97,11 +103,37 @@ def deployment(
         started = Deployment(own, llm, processes, gateway_url)
         try:
             # Started side by side: each start waits for its process to say it is ready.
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                for done in [pool.submit(p.start, START_TIMEOUT_S) for p in started.processes().values()]:
-                    done.result()
+            await asyncio.gather(
+                *(asyncio.to_thread(p.start, START_TIMEOUT_S) for p in started.processes().values())
+            )
             yield started
         finally:
-            for service in started.processes().values():
-                service.stop()
+            await asyncio.gather(*(asyncio.to_thread(p.stop) for p in started.processes().values()))
             shutil.rmtree(workspaces, ignore_errors=True)
+            if not os.environ.get("TROUPE_FAULTS_KEEP_DATA"):
+                await _remove_data(own)
+
+
+def _workspace_root() -> Path:
+    # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
+    root = Path(tempfile.mkdtemp(prefix="troupe-faults-"))
+    root.chmod(0o755)
+    return root
+
+
+async def _remove_data(settings: Settings) -> None:
+    """Delete the run's topics and database: hundreds of partitions left behind weigh on the shared broker."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="faults-cleanup"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        await admin.delete_topics([t for t in settings.topics.all() if t in existing])
+    finally:
+        await admin.close()
+    client = make_client(settings)
+    try:
+        await client.drop_database(settings.mongodb_database)
+    finally:
+        await client.close()

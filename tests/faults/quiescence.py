@@ -27,25 +27,31 @@ async def projected_statuses(settings: Settings, task_ids: Sequence[str]) -> dic
 
 
 async def until_quiet(
-    events: EventLog, settings: Settings, task_ids: Sequence[str], idle_s: float = 60, limit_s: float = 600
-) -> None:
-    """Return once every task is final on the topic and in the projection, once neither the topics nor the
-    projection have moved for `idle_s`, or at `limit_s`.
+    events: EventLog, settings: Settings, task_ids: Sequence[str], idle_s: float = 90, limit_s: float = 600
+) -> dict[str, object]:
+    """Wait until every task is final on the topic and in the projection, until neither the topics nor the
+    projection have moved for `idle_s`, or `limit_s`; say which, and when each side was done.
 
     The projection is watched too because it may trail the topics by a lot: a restarted gateway replays
     everything it had not committed, through one consumer for all topics.
     """
-    deadline = time.monotonic() + limit_s
+    began = time.monotonic()
+    done: dict[str, object] = {"topics_final_after_s": None, "projection_final_after_s": None}
     seen: tuple[int, int] = (-1, -1)
-    moved = time.monotonic()
-    while time.monotonic() < deadline:
+    moved = began
+    while (now := time.monotonic()) - began < limit_s:
         on_topic = sum(len(history) for history in events.by_task.values())
         statuses = await projected_statuses(settings, task_ids)
         projected = sum(status in FINAL for status in statuses.values())
-        if projected == len(task_ids) and all(events.finished(t) for t in task_ids):
-            return
+        if done["topics_final_after_s"] is None and all(events.finished(t) for t in task_ids):
+            done["topics_final_after_s"] = round(now - began, 1)
+        if done["projection_final_after_s"] is None and projected == len(task_ids):
+            done["projection_final_after_s"] = round(now - began, 1)
+        if None not in done.values():
+            return done | {"quiet_by": "all final"}
         if (on_topic, projected) != seen:
-            seen, moved = (on_topic, projected), time.monotonic()
-        elif time.monotonic() - moved > idle_s:
-            return
+            seen, moved = (on_topic, projected), now
+        elif now - moved > idle_s:
+            return done | {"quiet_by": f"nothing moved for {idle_s} s"}
         await asyncio.sleep(3)
+    return done | {"quiet_by": f"gave up after {limit_s} s"}

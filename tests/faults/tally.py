@@ -45,6 +45,9 @@ class Tally:
             "duplicated": len(self.duplicated),
             "repeated_final_events": self.repeated_final_events,
             "statuses": dict(self.statuses),
+            # A sample for a diagnosis; the logs of the run's services have the rest.
+            "stuck_at": dict(sorted(self.stuck_at.items())[:20]),
+            "stuck_by_last_state": dict(Counter(self.stuck_at.values())),
         }
 
 

@@ -40,39 +40,37 @@ async def test_kill9_rounds_lose_stick_or_duplicate_no_task(
 ) -> None:
     schedule = kill_schedule(SEED, ROUNDS, [*WORKERS, GATEWAY])
     kills = KillLog()
-    with deployment(settings, tmp_path_factory.mktemp("kill9"), llm_latency_s=LLM_LATENCY_S) as target:
-        async with doors(target) as way_in:
-            began = time.monotonic()
+    logs = tmp_path_factory.mktemp("kill9")
+    async with deployment(settings, logs, llm_latency_s=LLM_LATENCY_S) as target, doors(target) as way_in:
+        began = time.monotonic()
 
-            def tasks_remain() -> bool:
-                accepted = way_in.accepted.task_ids
-                return len(accepted) < TASKS or not all(way_in.events.finished(t) for t in accepted)
-
-            killing = asyncio.create_task(carry_out(schedule, target, kills, keep_going=tasks_remain))
-            await at_steady_rate(TASKS, RATE_PER_S, way_in.submit)
-            await killing
+        def tasks_remain() -> bool:
             accepted = way_in.accepted.task_ids
-            await until_quiet(way_in.events, target.settings, accepted)
-            wall_s = time.monotonic() - began
-            result = tally(
-                accepted, way_in.events.by_task, await projected_statuses(target.settings, accepted)
-            )
-            figures = {
-                "seed": SEED,
-                "rounds": sum(kills.kills.values()),
-                "kills": dict(kills.kills),
-                "down_s": round(kills.down_s, 1),
-                **result.figures(),
-                "submitted_by": way_in.accepted.by_door,
-                "submissions_retried": way_in.accepted.retried,
-                "dead_letters": len(way_in.events.dead_letters),
-                "rate_per_s": RATE_PER_S,
-                "llm_latency_s": LLM_LATENCY_S,
-                "wall_s": round(wall_s, 1),
-                "stuck_at": result.stuck_at,
-                "dead_letter_reasons": sorted({d.reason for d in way_in.events.dead_letters}),
-            }
-            write_report("kill9-rounds", figures, tmp_path_factory.getbasetemp())
+            return len(accepted) < TASKS or not all(way_in.events.finished(t) for t in accepted)
+
+        killing = asyncio.create_task(carry_out(schedule, target, kills, keep_going=tasks_remain))
+        await at_steady_rate(TASKS, RATE_PER_S, way_in.submit)
+        await killing
+        accepted = way_in.accepted.task_ids
+        quiet = await until_quiet(way_in.events, target.settings, accepted)
+        wall_s = time.monotonic() - began
+        result = tally(accepted, way_in.events.by_task, await projected_statuses(target.settings, accepted))
+        figures = {
+            "seed": SEED,
+            "rounds": sum(kills.kills.values()),
+            "kills": dict(kills.kills),
+            "down_s": round(kills.down_s, 1),
+            **result.figures(),
+            "submitted_by": way_in.accepted.by_door,
+            "submissions_retried": way_in.accepted.retried,
+            "dead_letters": len(way_in.events.dead_letters),
+            "rate_per_s": RATE_PER_S,
+            "llm_latency_s": LLM_LATENCY_S,
+            "wall_s": round(wall_s, 1),
+            **quiet,
+            "dead_letter_reasons": sorted({d.reason for d in way_in.events.dead_letters}),
+        }
+        write_report("kill9-rounds", figures, tmp_path_factory.getbasetemp())
     assert len(accepted) == TASKS
     assert result.clean, f"lost {result.lost}, stuck {result.stuck_at}, duplicated {result.duplicated}"
     assert result.statuses == {"succeeded": TASKS}, result.statuses
