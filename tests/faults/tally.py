@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from schemas import Envelope, FinalStatus, TaskFinished, TaskSubmitted
 
-__all__ = ["Tally", "tally"]
+__all__ = ["Tally", "repeated_events", "tally"]
 
 FINAL = {status.value for status in FinalStatus}
 
@@ -78,3 +78,16 @@ def tally(
             result.stuck.append(task_id)
             result.stuck_at[task_id] = f"projection: {status}"
     return result
+
+
+def repeated_events(events: Mapping[str, Sequence[Envelope]]) -> dict[str, int]:
+    """Per event type, copies beyond the first of one event id: work a crash made a stage do or publish
+    again (event ids are derived from task, stage and iteration, so a redone stage repeats its ids)."""
+    copies: Counter[str] = Counter()
+    for history in events.values():
+        seen: set[str] = set()
+        for event in history:
+            if event.event_id in seen:
+                copies[event.type] += 1
+            seen.add(event.event_id)
+    return dict(copies)

@@ -17,13 +17,14 @@ import time
 import pytest
 
 from tests.e2e.conftest import WORKERS
+from tests.e2e.scripted_llm import PLANNER_MODEL, REVIEWER_MODEL
 from tests.faults.deployment import GATEWAY, deployment
 from tests.faults.doors import doors
 from tests.faults.kill_schedule import KillLog, carry_out, kill_schedule
 from tests.faults.quiescence import projected_statuses, until_quiet
 from tests.faults.report import write_report
 from tests.faults.submitting import at_steady_rate
-from tests.faults.tally import tally
+from tests.faults.tally import repeated_events, tally
 from troupe.settings import Settings
 
 pytestmark = pytest.mark.long_fault
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.long_fault
 TASKS = int(os.environ.get("TROUPE_FAULTS_KILL_TASKS", "200"))
 ROUNDS = int(os.environ.get("TROUPE_FAULTS_KILL_ROUNDS", "40"))
 SEED = int(os.environ.get("TROUPE_FAULTS_SEED", "8"))
-RATE_PER_S = 1.0
+RATE_PER_S = 0.75
 LLM_LATENCY_S = 0.3
 
 
@@ -64,6 +65,13 @@ async def test_kill9_rounds_lose_stick_or_duplicate_no_task(
             "submitted_by": way_in.accepted.by_door,
             "submissions_retried": way_in.accepted.retried,
             "dead_letters": len(way_in.events.dead_letters),
+            # What the kills cost: LLM calls made again (2 per role per task are needed) and events
+            # published again, both absorbed by the stage ledger and the projection.
+            "llm_calls": {
+                "planner": target.llm.calls[PLANNER_MODEL],
+                "reviewer": target.llm.calls[REVIEWER_MODEL],
+            },
+            "repeated_events": repeated_events(way_in.events.by_task),
             "rate_per_s": RATE_PER_S,
             "llm_latency_s": LLM_LATENCY_S,
             "wall_s": round(wall_s, 1),
@@ -72,5 +80,6 @@ async def test_kill9_rounds_lose_stick_or_duplicate_no_task(
         }
         write_report("kill9-rounds", figures, tmp_path_factory.getbasetemp())
     assert len(accepted) == TASKS
+    assert all(kills.kills[service] >= 2 for service in [*WORKERS, GATEWAY]), kills.kills
     assert result.clean, f"lost {result.lost}, stuck {result.stuck_at}, duplicated {result.duplicated}"
     assert result.statuses == {"succeeded": TASKS}, result.statuses

@@ -6,7 +6,7 @@ from collections import Counter
 
 from schemas import Envelope, FinalStatus, PlanCreated, TaskFinished, TaskRequest, TaskSubmitted
 from tests.faults.kill_schedule import kill_schedule
-from tests.faults.tally import tally
+from tests.faults.tally import repeated_events, tally
 from tests.unit.pipeline.fakes import context, math_plan
 
 
@@ -58,3 +58,12 @@ def test_the_kill_schedule_is_seeded_and_takes_turns_among_the_services() -> Non
     assert schedule != kill_schedule(9, 12, services)
     assert Counter(k.service for k in schedule) == {s: 3 for s in services}
     assert all(0.5 <= k.after_s <= 4.0 and 0.2 <= k.pause_s <= 3.0 for k in schedule)
+
+
+def test_copies_of_one_event_id_count_as_work_done_again() -> None:
+    plan = planned("a")
+    events: dict[str, list[Envelope]] = {
+        "a": [submitted("a"), plan, plan, plan, finished("a")],
+        "b": [finished("b")],
+    }
+    assert repeated_events(events) == {"plan.created": 2}
