@@ -42,6 +42,18 @@ class Samples:
             {group: [p for p in points if start_s <= p[0] <= end_s] for group, points in self.lag.items()},
         )
 
+    def lag_series(self, every_s: float) -> dict[str, list[int]]:
+        """Each group's lag about every `every_s` seconds: the shape of the run, short enough to print."""
+        series: dict[str, list[int]] = {}
+        for group, points in self.lag.items():
+            kept, next_t = [], 0.0
+            for t, lag in points:
+                if t >= next_t:
+                    kept.append(lag)
+                    next_t = t + every_s
+            series[group] = kept
+        return series
+
     def max_lag(self) -> dict[str, int]:
         return {group: max((n for _, n in points), default=0) for group, points in self.lag.items()}
 
