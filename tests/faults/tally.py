@@ -54,15 +54,18 @@ class Tally:
 def tally(
     accepted: Sequence[str],
     events: Mapping[str, Sequence[Envelope]],
-    projected: Mapping[str, str | None],
+    projected: Mapping[str, str | None] | None,
 ) -> Tally:
-    """`events`: every event seen on the topics, by task; `projected`: each task's status in the projection."""
+    """`events`: every event seen on the topics, by task; `projected`: each task's status in the projection,
+    or None to judge by the topics alone."""
     result = Tally(tasks=len(accepted))
     for task_id in accepted:
         history = events.get(task_id, [])
         finals = [e for e in history if isinstance(e, TaskFinished)]
         distinct = {f.model_dump_json() for f in finals}
-        status = projected.get(task_id)
+        status = (
+            projected.get(task_id) if projected is not None else finals[-1].status.value if finals else None
+        )
         if not finals:
             if all(isinstance(e, TaskSubmitted) for e in history):
                 result.lost.append(task_id)
