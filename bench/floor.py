@@ -4,7 +4,7 @@ A task's critical path is one hop per stage hand-over:
   one iteration:  tasks.submitted -> plans.created -> executions.completed -> tasks.finished      (4 hops)
   one revision:   ... -> reviews.completed (revise) -> plans.created -> executions.completed -> tasks.finished
                                                                                                    (7 hops)
-Each relay consumes one topic and produces to the next with the services' settings (acks=all, idempotence,
+Each relay consumes one topic and produces to the next with the services' settings (acks=all without idempotence,
 the same fetch_max_wait_ms, the same partition count, keyed by task id); nothing else happens per hop.
 """
 
@@ -39,7 +39,7 @@ class RelayChain:
         self._arrived: dict[bytes, asyncio.Future[float]] = {}
 
     def _producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
+        return AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
 
     def _consumer(self, topic: str, role: str) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

@@ -75,7 +75,7 @@ class KafkaDoor:
         self.topics = topics
         self.outcomes = Outcomes()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="bench-client"
+            bootstrap_servers=bootstrap, acks="all", client_id="bench-client"
         )
         self._consumer = AIOKafkaConsumer(
             topics.task_finished,

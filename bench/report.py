@@ -279,7 +279,7 @@ did other work on the machine: the 1-minute load average during the run was {_lo
   `kafka` is publishing `task.submitted` until `task.finished` is consumed.
 - **Floor**: the same number of Kafka hops as a task's critical path (4 for one iteration: submitted, plan,
   execution, finished; 7 with one revision) relayed by plain aiokafka consumers/producers with the services'
-  settings (acks=all, idempotence, same fetch wait, same partitions), nothing else done per hop.
+  settings (acks=all without idempotence, same fetch wait, same partitions), nothing else done per hop.
 - **Throughput**: a closed loop keeping N tasks in flight over Kafka; tasks that finish inside the
   measuring window (after a warm-up) per second. Troupe with one and with two replicas of each worker.
 - **Temporal**: the same loop as one workflow with activities `plan`, `execute`, `review` doing the same

@@ -25,6 +25,7 @@ from tests.e2e.event_log import EventLog, event_log
 from tests.e2e.processes import ServiceProcess, answers, base_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
 from tests.integration.conftest import _servers_are_up  # noqa: F401  (autouse: fail fast without servers)
+from tests.stopping import stop_within
 from troupe.db import make_client
 from troupe.settings import Settings
 
@@ -161,7 +162,7 @@ async def producer(pipeline: Pipeline) -> AsyncIterator[AIOKafkaProducer]:
     try:
         yield producer
     finally:
-        await producer.stop()
+        await stop_within(producer)
 
 
 @pytest.fixture

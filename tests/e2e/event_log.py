@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer
 
 from schemas import DeadLettered, Envelope, InvalidEvent, TaskFinished, Topics, decode_event
+from tests.stopping import stop_within
 
 
 class EventLog:
@@ -62,4 +63,4 @@ async def event_log(bootstrap: str, topics: Topics) -> AsyncIterator[EventLog]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await consumer.stop()
+        await stop_within(consumer)
