@@ -61,7 +61,7 @@ test: venv lint infra-up  ## everything: lint, unit and integration tests agains
 
 faults: venv infra-up  ## the long fault runs (~30 min): outages, kill -9 rounds, soak; figures in docs/reliability.md
 	@echo "==> faults: broker and database outages, kill -9 rounds, soak"
-	@$(BIN)/pytest tests/faults -m long_fault -q -s -o timeout=3600
+	@TROUPE_FAULTS_REPORT_DIR=$${TROUPE_FAULTS_REPORT_DIR:-.troupe/faults} $(BIN)/pytest tests/faults -m long_fault -q -s -o timeout=3600
 
 run: venv infra-up  ## bring up the stack and the four services, then run the demo task
 	@bash infra/services.sh start

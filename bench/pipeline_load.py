@@ -74,9 +74,7 @@ class KafkaDoor:
     def __init__(self, bootstrap: str, topics: Topics, fetch_max_wait_ms: int) -> None:
         self.topics = topics
         self.outcomes = Outcomes()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", client_id="bench-client"
-        )
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="bench-client")
         self._consumer = AIOKafkaConsumer(
             topics.task_finished,
             bootstrap_servers=bootstrap,
