@@ -42,9 +42,11 @@ class Projector:
     writer that checks the next slot after writing converges: the last write is always followed by a check
     that saw every event it folded, so two replicas projecting one task never lose an event.
 
-    The slots a replica has seen are kept in memory (the newest `remembered` tasks): a task's events all
-    travel on one partition number, so one replica usually projects each task, and appending then costs
-    one insert, one write and one lookup.
+    The slots a replica has seen are kept in memory for the tasks still running (the newest `remembered`
+    of them): a task's events all travel on one partition number, so one replica usually projects each
+    task, and appending then costs one insert, one write and one lookup. An ended task is forgotten at once
+    (a late duplicate reads it back): remembering every task made the gateway grow by about 115 KiB per task
+    in the soak (docs/reliability.md).
     """
 
     def __init__(
@@ -52,7 +54,7 @@ class Projector:
         store: TaskWriter,
         clock: Callable[[], datetime] = utc_now,
         attempts: int = 20,
-        remembered: int = 4096,
+        remembered: int = 256,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -82,7 +84,7 @@ class Projector:
             seen = len(known)
             known = await self._read_on(task_id, known)
             if len(known) == seen:
-                self._remember(task_id, known)
+                self._remember(task_id, known, state)
                 return state
         self._logs.pop(task_id, None)
         raise WriteConflict(f"task {task_id}: its events kept changing over {self._attempts} attempts")
@@ -103,7 +105,14 @@ class Projector:
             known.append(slot)
         return known
 
-    def _remember(self, task_id: str, known: list[TracedEvent]) -> None:
+    @property
+    def remembered_tasks(self) -> int:
+        return len(self._logs)
+
+    def _remember(self, task_id: str, known: list[TracedEvent], state: TaskState) -> None:
+        if state.terminal:
+            self._logs.pop(task_id, None)
+            return
         self._logs[task_id] = known
         self._logs.move_to_end(task_id)
         while len(self._logs) > self._remembered:

@@ -92,3 +92,16 @@ async def test_a_replica_that_forgot_a_task_reads_its_log_back() -> None:
     state = await first.apply(events[-1])
     assert state is not None and state.revision == len(events)
     assert sorted(state.applied_events) == sorted(e.event_id for e in events)
+
+
+async def test_a_replica_remembers_only_running_tasks_and_at_most_its_bound() -> None:
+    store = InMemoryTaskStore()
+    projector = Projector(store, remembered=3)
+    for n in range(10):
+        await projector.apply(happy_path(f"t{n}")[0])  # submitted: still running
+    assert projector.remembered_tasks == 3
+    for event in happy_path("t9")[1:]:  # t9 ends
+        await projector.apply(event)
+    assert projector.remembered_tasks == 2
+    state = await store.load("t9")
+    assert state is not None and state.terminal and state.revision == len(happy_path("t9"))
