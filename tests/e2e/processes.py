@@ -44,7 +44,7 @@ class ServiceProcess:
     def __post_init__(self) -> None:
         self.log_path = self.log_dir / f"{self.module}.log"
 
-    def start(self, timeout_s: float = 60) -> None:
+    def start(self, timeout_s: float = 180) -> None:  # a loaded 2-core machine needed over 60 s
         self.starts += 1
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
