@@ -59,7 +59,7 @@ test: venv lint infra-up  ## everything: lint, unit and integration tests agains
 	@echo "==> tests: unit, integration and end-to-end"
 	@$(BIN)/pytest -q
 
-faults: venv infra-up  ## the long fault runs (~30 min): outages, kill -9 rounds, soak; figures in docs/reliability.md
+faults: venv infra-up  ## the long fault runs (~20 min): outages, kill -9 rounds, soak; figures in docs/reliability.md
 	@echo "==> faults: broker and database outages, kill -9 rounds, soak"
 	@TROUPE_FAULTS_REPORT_DIR=$${TROUPE_FAULTS_REPORT_DIR:-.troupe/faults} $(BIN)/pytest tests/faults -m long_fault -q -s -o timeout=3600
 
