@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from gateway_svc.auth import MongoKeyStore
 from schemas import FinalStatus, Topics
 from tests.e2e.event_log import EventLog, event_log
-from tests.e2e.processes import ServiceProcess, answers, base_environment
+from tests.e2e.processes import ServiceProcess, answers, deployment_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
 from tests.integration.conftest import _servers_are_up  # noqa: F401  (autouse: fail fast without servers)
 from tests.stopping import stop_within
@@ -109,21 +109,17 @@ def running_pipeline(
     deployment = settings.model_copy(
         update={"topic_prefix": f"e2e{unique}", "mongodb_database": f"e2e_{unique}"}
     )
-    env = base_environment(
+    env = deployment_environment(
+        deployment,
+        workspaces,
         {
-            "KAFKA_BOOTSTRAP_SERVERS": deployment.kafka_bootstrap_servers,
-            "MONGODB_URI": deployment.mongodb_uri,
-            "TROUPE_TOPIC_PREFIX": deployment.topic_prefix,
-            "TROUPE_MONGODB_DATABASE": deployment.mongodb_database,
-            "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
-            "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
             **llm_environment(llm),
             **(llm_env or {}),
             # Spans go to the local trace store, in small batches so a test reads them back soon.
             "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint(),
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "TROUPE_GRAFANA_URL": GRAFANA_URL,
-        }
+        },
     )
     gateway_port = free_port()
     env.update(

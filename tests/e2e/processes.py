@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from troupe.settings import Settings
+
 READY_LINE = "started successfully"
 
 
@@ -77,6 +79,25 @@ class ServiceProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill9()
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def deployment_environment(deployment: Settings, workspaces: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of services that make up `deployment`: its servers, topic prefix and database, task
+    workspaces under `workspaces`, the sample projects readable; then `extra`."""
+    return base_environment(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": deployment.kafka_bootstrap_servers,
+            "MONGODB_URI": deployment.mongodb_uri,
+            "TROUPE_TOPIC_PREFIX": deployment.topic_prefix,
+            "TROUPE_MONGODB_DATABASE": deployment.mongodb_database,
+            "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
+            "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{SAMPLES}"]',
+            **extra,
+        }
+    )
 
 
 def base_environment(extra: dict[str, str]) -> dict[str, str]:

@@ -26,14 +26,13 @@ from bson import json_util
 
 from tests.e2e.conftest import (
     FINAL,
-    REPO,
     WORKERS,
     drop_database,
     free_port,
     otlp_endpoint,
     trace_store_url,
 )
-from tests.e2e.processes import ServiceProcess, answers, base_environment
+from tests.e2e.processes import ServiceProcess, answers, deployment_environment
 from tests.e2e.scripted_llm import PLANNER_MODEL, REVIEWER_MODEL, ScriptedLLM, llm_environment, scripted_llm
 from tests.e2e.secret_scan import Finding, find_secrets
 from tests.e2e.test_pipeline_over_kafka import DEMO
@@ -74,14 +73,10 @@ def deployment(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
     keys = provider_keys() | {"TROUPE_ADMIN_API_KEY": "trp_" + secrets.token_urlsafe(32)}
     gateway_port = free_port()
     with scripted_llm() as llm:
-        env = base_environment(
+        env = deployment_environment(
+            own,
+            workspaces,
             {
-                "KAFKA_BOOTSTRAP_SERVERS": own.kafka_bootstrap_servers,
-                "MONGODB_URI": own.mongodb_uri,
-                "TROUPE_TOPIC_PREFIX": own.topic_prefix,
-                "TROUPE_MONGODB_DATABASE": own.mongodb_database,
-                "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
-                "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
                 **llm_environment(llm),
                 **keys,
                 # Every provider is reached with its own key: Gemini refuses it (as Google does a bad key),
@@ -95,7 +90,7 @@ def deployment(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
                 # Debug lines are where a library would print a request's headers.
                 "TROUPE_LOG_LEVEL": "DEBUG",
-            }
+            },
         )
         url = f"http://127.0.0.1:{gateway_port}"
         services = {name: ServiceProcess(name, env, logs) for name in WORKERS}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.e2e.conftest import REPO, WORKERS, free_port
-from tests.e2e.processes import ServiceProcess, answers, base_environment
+from tests.e2e.conftest import WORKERS, free_port
+from tests.e2e.processes import ServiceProcess, answers, deployment_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
 from troupe.db import make_client
 from troupe.service import group_name
@@ -71,20 +71,16 @@ async def deployment(
     workspaces = _workspace_root()
     with scripted_llm(latency_s=llm_latency_s) as llm:
         gateway_port = free_port()
-        env = base_environment(
+        env = deployment_environment(
+            own,
+            workspaces,
             {
-                "KAFKA_BOOTSTRAP_SERVERS": own.kafka_bootstrap_servers,
-                "MONGODB_URI": own.mongodb_uri,
-                "TROUPE_TOPIC_PREFIX": own.topic_prefix,
-                "TROUPE_MONGODB_DATABASE": own.mongodb_database,
-                "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(workspaces),
-                "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
                 **llm_environment(llm),
                 "TROUPE_GATEWAY_PORT": str(gateway_port),
                 "TROUPE_ADMIN_API_KEY": f"trp_faults_{uuid.uuid4().hex}",
                 # The runs submit hundreds of tasks through one key; the limit is not what they test.
                 "TROUPE_RATE_LIMIT_PER_MINUTE": "1000000",
-            }
+            },
         )
         # Thousands of tasks' spans would only load the shared trace store, which these runs do not read.
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
