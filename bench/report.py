@@ -227,9 +227,9 @@ def tuning_table(results: Results) -> list[str]:
             ", ".join(f"`{k.removeprefix('TROUPE_KAFKA_')}={v}`" for k, v in s["settings"].items())
             or "defaults"
         )
-        busy = sum(v for k, v in s.get("load_cpu", {}).items() if k != "llm")
+        busy = sum(v for k, v in s.get("load_cpu", {}).items() if _is_worker(k))
         idle = (
-            sum(v for k, v in s.get("idle_cpu", {}).items() if k != "llm")
+            sum(v for k, v in s.get("idle_cpu", {}).items() if _is_worker(k))
             if "idle_cpu" in s
             else float("nan")
         )
@@ -315,3 +315,8 @@ one short run on a shared machine, so read differences smaller than the load-ave
 ## Notes
 {notes}
 """
+
+
+def _is_worker(process: str) -> bool:
+    # Names like "planner_svc#1"; the tuning table sums the workers only (not the gateway, servers or stub).
+    return process.split("#")[0] in ("planner_svc", "executor_svc", "reviewer_svc")

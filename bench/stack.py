@@ -5,6 +5,7 @@ Each run gets its own topic prefix and database, so it shares the local broker w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -38,6 +39,18 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> dict[str, int]:
+    """The local broker's and store's pids, from the pid files infra/ writes (none if they run elsewhere)."""
+    run = Path(os.environ.get("TROUPE_DATA_HOME", os.environ.get("TROUPE_HOME", REPO / ".troupe"))) / "run"
+    pids = {}
+    for server, name in (("kafka broker", "kafka.pid"), ("ferretdb", "ferretdb.pid")):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((run / name).read_text().strip())
+            if Path(f"/proc/{pid}").exists():
+                pids[server] = pid
+    return pids
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -217,8 +230,13 @@ class Stack:
         return {p.name: rss_kib(p.pid) for p in procs if p.alive()}
 
     def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of every process a task costs: ours, the local servers and this load generator."""
         procs = [*self.workers, *([self.gateway] if self.gateway else []), *([self.llm] if self.llm else [])]
-        return {p.name: cpu_seconds(p.pid) for p in procs if p.alive()}
+        used = {p.name: cpu_seconds(p.pid) for p in procs if p.alive()}
+        for server, pid in server_pids().items():
+            used[server] = cpu_seconds(pid)
+        used["load generator"] = cpu_seconds(os.getpid())
+        return used
 
     def check(self) -> None:
         for proc in [*self.workers, *([self.gateway] if self.gateway else [])]:

@@ -1,30 +1,18 @@
-"""The projection consumer: every event on every topic -> the task's state and log in the store."""
+"""The projection: events -> each task's state and log in the store."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import structlog
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-
-from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry, read_event, trace_id_from
+from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry
 from gateway_svc.projection_store import TaskWriter
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import utc_now
-from troupe.errors import brief, is_transient
-from troupe.logs import get_logger
-from troupe.service import group_name
-from troupe.settings import Settings
 
-__all__ = ["Projector", "WriteConflict", "subscribe_projector"]
-
-_log = get_logger(__name__)
-_PAUSE_S = 1.0
+__all__ = ["Projector", "WriteConflict"]
 
 
 class WriteConflict(RuntimeError):
@@ -42,11 +30,11 @@ class Projector:
     writer that checks the next slot after writing converges: the last write is always followed by a check
     that saw every event it folded, so two replicas projecting one task never lose an event.
 
-    The slots a replica has seen are kept in memory for the tasks still running (the newest `remembered`
-    of them): a task's events all travel on one partition number, so one replica usually projects each
-    task, and appending then costs one insert, one write and one lookup. An ended task is forgotten at once
-    (a late duplicate reads it back): remembering every task made the gateway grow by about 115 KiB per task
-    in the soak (docs/reliability.md).
+    The slots a replica has seen are kept in memory for at most `remembered` tasks: a task's events all
+    travel on one partition number, so one replica usually projects each task, and appending then costs one
+    insert, one write and one lookup. Ended tasks are the first forgotten: remembering every task made the
+    gateway grow by about 115 KiB per task in the soak (docs/reliability.md), and a running task's next event
+    is surer to come than an ended one's late event (which then reads the task back).
     """
 
     def __init__(
@@ -64,21 +52,48 @@ class Projector:
 
     async def apply(self, event: ProjectedEvent, trace_id: str | None = None) -> TaskState | None:
         """Project one event; returns the new state, or None when it changed nothing (a duplicate)."""
-        task_id = event.task_id
-        if task_id is None:
+        if event.task_id is None:
             return None
+        return await self._apply_task(event.task_id, [(event, trace_id)])
+
+    async def apply_many(self, events: Sequence[TracedEvent], concurrency: int = 32) -> list[TaskState]:
+        """Project a batch: each task's events together (one write and one check per task, however many
+        events it has in the batch), up to `concurrency` tasks at a time. Returns the states it changed.
+
+        A failure cancels the rest and is raised; projecting the batch again is safe, as every event is
+        kept once per task whoever writes it."""
+        by_task: dict[str, list[TracedEvent]] = {}
+        for traced in events:
+            if traced[0].task_id is not None:
+                by_task.setdefault(traced[0].task_id, []).append(traced)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(task_id: str, batch: list[TracedEvent]) -> TaskState | None:
+            async with gate:
+                return await self._apply_task(task_id, batch)
+
+        async with asyncio.TaskGroup() as group:
+            running = [group.create_task(one(task_id, batch)) for task_id, batch in by_task.items()]
+        return [state for done in running if (state := done.result()) is not None]
+
+    async def _apply_task(self, task_id: str, batch: list[TracedEvent]) -> TaskState | None:
         known = self._logs.get(task_id)
         if known is None:
             current = await self._store.load(task_id)
-            if current is not None and event.event_id in current.applied_events:
+            if current is not None:
+                batch = [e for e in batch if e[0].event_id not in current.applied_events]
+            if not batch:
                 return None
             known = await self._read_on(task_id, [])
-        elif _holds(known, event.event_id):
+        fresh = _unseen(known, batch)
+        if not fresh:
             return None
-        known = await self._append(task_id, known, (event, trace_id))
+        for traced in fresh:
+            known = await self._append(task_id, known, traced)
         for _ in range(self._attempts):
             state = fold(known, now=self._clock())
             if state is None:
+                self._remember(task_id, known, None)
                 return None
             await self._store.put(state, _log_of(known))
             seen = len(known)
@@ -109,14 +124,24 @@ class Projector:
     def remembered_tasks(self) -> int:
         return len(self._logs)
 
-    def _remember(self, task_id: str, known: list[TracedEvent], state: TaskState) -> None:
-        if state.terminal:
-            self._logs.pop(task_id, None)
-            return
+    def _remember(self, task_id: str, known: list[TracedEvent], state: TaskState | None) -> None:
         self._logs[task_id] = known
-        self._logs.move_to_end(task_id)
+        # An ended task goes to the front of the line to be forgotten: it is kept only while there is room,
+        # for the events that reach the projection after its end (it reads the topics in no set order).
+        self._logs.move_to_end(task_id, last=not (state is not None and state.terminal))
         while len(self._logs) > self._remembered:
             self._logs.popitem(last=False)
+
+
+def _unseen(known: list[TracedEvent], batch: list[TracedEvent]) -> list[TracedEvent]:
+    """The events of `batch` that `known` does not hold, each once, in batch order."""
+    ids = {event.event_id for event, _ in known}
+    fresh = []
+    for traced in batch:
+        if traced[0].event_id not in ids:
+            ids.add(traced[0].event_id)
+            fresh.append(traced)
+    return fresh
 
 
 def _holds(known: list[TracedEvent], event_id: str) -> bool:
@@ -126,34 +151,3 @@ def _holds(known: list[TracedEvent], event_id: str) -> bool:
 def _log_of(known: list[TracedEvent]) -> list[LogEntry]:
     entries = {e.event_id: e for event, _ in known if (e := log_entry(event)) is not None}
     return sorted(entries.values(), key=lambda e: (e.time, e.event_id))
-
-
-def subscribe_projector(broker: KafkaBroker, settings: Settings, projector: Projector) -> None:
-    """One consumer group over every topic, from the earliest offset, so a new deployment rebuilds every
-    task. Errors (MongoDB away) nack the message so it is read again instead of lost: the offset is committed
-    only once the event is written, so after an outage the projection resumes from the first unwritten event."""
-
-    @broker.subscriber(
-        *settings.topics.all(),
-        group_id=group_name(settings, "projection"),
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-    )
-    async def project_event(message: KafkaMessage) -> None:
-        event = read_event(message.body, settings.max_event_bytes)
-        if event is None:
-            # Not ours to dead-letter: the consumer this message was meant for does that.
-            _log.info("projection skipped an unreadable message", message_id=message.message_id)
-            return
-        trace_id = trace_id_from(message.headers.get("traceparent"))
-        with structlog.contextvars.bound_contextvars(task_id=event.task_id, task_trace_id=trace_id):
-            try:
-                await projector.apply(event, trace_id)
-            except Exception as exc:
-                if is_transient(exc):
-                    # MongoDB is away: the nack rewinds to this event, read again after a pause. Nothing is
-                    # committed past it, so the projection catches up from here when MongoDB is back.
-                    _log.warning("projection.retry_transient", error=brief(exc))
-                    await asyncio.sleep(_PAUSE_S)
-                raise

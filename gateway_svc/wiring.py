@@ -13,8 +13,9 @@ from gateway_svc.auth import ADMIN_KEY_ID, MongoKeyStore, Role
 from gateway_svc.components import Components
 from gateway_svc.idempotency import MongoIdempotencyStore
 from gateway_svc.live_events import KafkaLiveFeed, LiveEvents
+from gateway_svc.projection_consumer import ProjectionConsumer
 from gateway_svc.projection_store import MongoTaskStore
-from gateway_svc.projector import Projector, subscribe_projector
+from gateway_svc.projector import Projector
 from gateway_svc.rate_limit import MongoCounters, RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
@@ -43,13 +44,14 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
             await keys.put(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
         await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
         broker = make_broker(settings)
-        if settings.run_projection:
-            subscribe_projector(broker, settings, Projector(tasks))
+        projection = ProjectionConsumer(settings, Projector(tasks)) if settings.run_projection else None
         live = LiveEvents()
         feed = KafkaLiveFeed(settings, live)
         async with broker:
             await broker.start()
             await feed.start()
+            if projection is not None:
+                await projection.start()
             try:
                 yield Components(
                     settings=settings,
@@ -64,6 +66,8 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 )
             finally:
                 live.close_all()
+                if projection is not None:
+                    await projection.stop()
                 await feed.stop()
     finally:
         await client.close()

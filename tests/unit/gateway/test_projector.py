@@ -94,14 +94,98 @@ async def test_a_replica_that_forgot_a_task_reads_its_log_back() -> None:
     assert sorted(state.applied_events) == sorted(e.event_id for e in events)
 
 
-async def test_a_replica_remembers_only_running_tasks_and_at_most_its_bound() -> None:
-    store = InMemoryTaskStore()
+async def test_a_replica_remembers_at_most_its_bound_and_forgets_ended_tasks_first() -> None:
+    store = CountingStore()
     projector = Projector(store, remembered=3)
     for n in range(10):
         await projector.apply(happy_path(f"t{n}")[0])  # submitted: still running
-    assert projector.remembered_tasks == 3
+    assert projector.remembered_tasks == 3  # t7, t8, t9
     for event in happy_path("t9")[1:]:  # t9 ends
         await projector.apply(event)
-    assert projector.remembered_tasks == 2
     state = await store.load("t9")
     assert state is not None and state.terminal and state.revision == len(happy_path("t9"))
+    await projector.apply(happy_path("t10")[0])  # no room: the ended t9 goes, not the running t7 or t8
+    loads = store.calls["load"]
+    for task_id in ("t7", "t8"):
+        await projector.apply(happy_path(task_id)[1])
+    assert store.calls["load"] == loads  # both still remembered
+
+
+class CountingStore(YieldingStore):
+    """Counts the store's round trips by kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, int] = {"append": 0, "slot": 0, "put": 0, "load": 0}
+
+    async def load(self, task_id: str) -> TaskState | None:
+        self.calls["load"] += 1
+        return await super().load(task_id)
+
+    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
+        self.calls["append"] += 1
+        return await super().append(task_id, slot, event)
+
+    async def slot(self, task_id: str, slot: int) -> TracedEvent | None:
+        self.calls["slot"] += 1
+        return await super().slot(task_id, slot)
+
+    async def put(self, state: TaskState, log: list[LogEntry]) -> None:
+        self.calls["put"] += 1
+        await super().put(state, log)
+
+
+async def test_a_batch_writes_each_task_once_however_many_of_its_events_it_holds() -> None:
+    store = CountingStore()
+    tasks = [happy_path(f"t{n}") for n in range(3)]
+    batch = [(event, None) for events in zip(*tasks, strict=True) for event in events]  # interleaved
+    states = await Projector(store).apply_many(batch)
+    assert sorted(s.task_id for s in states) == ["t0", "t1", "t2"]
+    assert store.calls["put"] == 3
+    assert store.calls["append"] == len(batch)
+    for n, events in enumerate(tasks):
+        state = await store.load(f"t{n}")
+        assert state is not None and state.status is TaskStatus.SUCCEEDED
+        assert sorted(state.applied_events) == sorted(e.event_id for e in events)
+
+
+async def test_a_batch_with_duplicates_keeps_each_event_once() -> None:
+    store = InMemoryTaskStore()
+    events = happy_path("t1")
+    projector = Projector(store)
+    await projector.apply_many([(e, None) for e in events[:3]])
+    states = await projector.apply_many([(e, None) for e in [*events, *events]])
+    assert len(states) == 1 and states[0].revision == len(events)
+    assert len(store.slots) == len(events)
+    assert await projector.apply_many([(e, None) for e in events]) == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_batches_from_two_replicas_lose_no_event(seed: int) -> None:
+    store = YieldingStore()
+    tasks = {f"t{n}": happy_path(f"t{n}") for n in range(4)}
+    events = [e for task in tasks.values() for e in task]
+    random.Random(seed).shuffle(events)
+    halves = [[(e, None) for e in events[i::2]] for i in (0, 1)]
+    chunks = [h[j : j + 5] for h in halves for j in range(0, len(h), 5)]
+    replicas = [Projector(store), Projector(store)]
+    await asyncio.gather(*(replicas[i % 2].apply_many(chunk) for i, chunk in enumerate(chunks)))
+    for task_id, task in tasks.items():
+        state = await store.load(task_id)
+        assert state is not None and state.status is TaskStatus.SUCCEEDED
+        assert sorted(state.applied_events) == sorted(e.event_id for e in task)
+    assert len(store.slots) == len(events)
+
+
+async def test_events_after_a_task_ended_are_not_read_back_while_there_is_room() -> None:
+    store = CountingStore()
+    projector = Projector(store)
+    events = happy_path("t1")
+    finished = events.pop()
+    late = events.pop(2)  # the projection read the other topics first
+    for event in [*events, finished]:
+        await projector.apply(event)
+    reads_before = store.calls["slot"] + store.calls["load"]
+    state = await projector.apply(late)
+    assert state is not None and state.terminal and state.revision == len(events) + 2
+    assert store.calls["slot"] + store.calls["load"] - reads_before == 1  # only the check after writing

@@ -1,0 +1,189 @@
+"""The projection's reader: every topic, in batches, into the projector; a batch is committed once stored.
+
+A plain aiokafka consumer rather than a FastStream subscriber: a batch is what makes the projection keep up
+(one write and one check per task in it, its tasks at once: see `Projector.apply_many`), and FastStream's
+batch subscriber sleeps a whole poll timeout after an empty poll, which would delay the first event after a
+quiet spell by up to that timeout. `getmany` here returns as soon as anything arrives.
+
+Delivery is at least once, as before: offsets are committed only after the whole batch is stored. While
+MongoDB is away the batch is retried, in place, until it is back; any other error is retried
+`max_attempts` times, then the batch is projected event by event and an event that still fails is logged
+and skipped, so one unprojectable event cannot hold the projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from gateway_svc.projection import TracedEvent, read_event, trace_id_from
+from gateway_svc.projector import Projector
+from troupe.errors import brief, is_transient
+from troupe.logs import get_logger
+from troupe.service import group_name
+from troupe.settings import Settings
+
+__all__ = ["ProjectionConsumer"]
+
+_log = get_logger(__name__)
+_PAUSE_S = 1.0
+_POLL_MS = 1_000
+
+
+class ProjectionConsumer:
+    def __init__(
+        self, settings: Settings, projector: Projector, max_records: int = 256, max_attempts: int = 5
+    ) -> None:
+        self._settings = settings
+        self._projector = projector
+        self._max_records = max_records
+        self._max_attempts = max_attempts
+        self._tracer = trace.get_tracer("troupe.gateway.projection")
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """One consumer group over every topic, from the earliest offset: a new deployment rebuilds every task."""
+        settings = self._settings
+        consumer = AIOKafkaConsumer(
+            *settings.topics.all(),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"{settings.service_name}-projection",
+            group_id=group_name(settings, "projection"),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(consumer), name="gateway-projection")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=self._max_records)
+            except KafkaError as exc:  # the reader must outlive a broker outage; aiokafka reconnects
+                _log.warning("projection.read_failed", error=brief(exc))
+                await asyncio.sleep(_PAUSE_S)
+                continue
+            if not batches:
+                continue
+            records = [r for part in batches.values() for r in part]
+            await self._project(records)
+            await _commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
+
+    async def _project(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        events, parents = self._read(records)
+        if not events:
+            return
+        failures = 0
+        while True:
+            try:
+                with self._spans(events, parents):
+                    await self._projector.apply_many(events)
+                return
+            except Exception as exc:
+                errors = _leaves(exc)
+                if any(is_transient(e) for e in errors):
+                    # MongoDB is away: every event would fail alike. Nothing is committed past this batch, so
+                    # the projection resumes from here when it is back.
+                    _log.warning("projection.retry_transient", error=brief(errors[0]))
+                    await asyncio.sleep(_PAUSE_S)
+                    continue
+                failures += 1
+                _log.warning("projection.retry", attempt=failures, error=brief(errors[0]))
+                if failures >= self._max_attempts:
+                    await self._one_by_one(events, parents)
+                    return
+                await asyncio.sleep(_PAUSE_S * failures)
+
+    async def _one_by_one(self, events: list[TracedEvent], parents: dict[str, Any]) -> None:
+        for event, trace_id in events:
+            while True:
+                try:
+                    with self._spans([(event, trace_id)], parents):
+                        await self._projector.apply(event, trace_id)
+                    break
+                except Exception as exc:
+                    if is_transient(exc):
+                        await asyncio.sleep(_PAUSE_S)
+                        continue
+                    _log.error(
+                        "projection.skipped_event",
+                        task_id=event.task_id,
+                        event_id=event.event_id,
+                        error=brief(exc),
+                    )
+                    break
+
+    def _read(self, records: Sequence[ConsumerRecord[Any, Any]]) -> tuple[list[TracedEvent], dict[str, Any]]:
+        """The readable events with their trace ids, and each event's trace context (its span's parent)."""
+        events: list[TracedEvent] = []
+        parents: dict[str, Any] = {}
+        for record in records:
+            event = read_event(record.value or b"", self._settings.max_event_bytes)
+            if event is None:
+                # Not ours to dead-letter: the consumer this message was meant for does that.
+                _log.info(
+                    "projection skipped an unreadable message", topic=record.topic, offset=record.offset
+                )
+                continue
+            carrier = {k: v.decode(errors="replace") for k, v in record.headers or () if k == "traceparent"}
+            events.append((event, trace_id_from(carrier.get("traceparent"))))
+            parents[event.event_id] = propagate.extract(carrier)
+        return events, parents
+
+    @contextlib.contextmanager
+    def _spans(self, events: Sequence[TracedEvent], parents: dict[str, Any]) -> Iterator[None]:
+        """One span per event, in its task's trace, spanning the batch that projected it."""
+        spans = [
+            self._tracer.start_span(
+                f"project {event.type}",
+                context=parents.get(event.event_id, otel_context.get_current()),
+                kind=SpanKind.CONSUMER,
+                attributes={"troupe.task_id": event.task_id or "", "troupe.event_id": event.event_id},
+            )
+            for event, _ in events
+        ]
+        try:
+            yield
+        except Exception as exc:
+            for span in spans:
+                span.record_exception(exc)
+            raise
+        finally:
+            for span in spans:
+                span.end()
+
+
+async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:
+        # Rebalanced away, or the broker is gone: the batch is read again by whoever owns it next, and a
+        # projected event applied twice changes nothing.
+        _log.warning("projection.commit_failed", error=brief(exc))
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The errors inside a (nested) exception group, or the error itself."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
