@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from executor_svc.deps import SERVICE, ExecutorDeps
 from executor_svc.result_size import fit_results
 from executor_svc.running_tasks import TaskStopped
@@ -17,17 +19,15 @@ from schemas import (
     utc_now,
 )
 from troupe.ledger import stage_key
-from troupe.stages import caused_by, emit_once, ended_already, finish
+from troupe.stages import caused_by, emit_once, finish, look_up, replay
 
 __all__ = ["execute_plan"]
 
 
 async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
     key = stage_key("execute", event.task_id, event.iteration)
-    if await ended_already(deps.ledger, deps.publisher, event.task_id):
-        return
-    if (done := await deps.ledger.find(key)) is not None:
-        await deps.publisher.publish(done)
+    if (recorded := await look_up(deps.ledger, event.task_id, key)).anything:
+        await replay(deps.publisher, recorded)
         return
     remaining_s = (event.context.deadline - utc_now()).total_seconds()
     if remaining_s <= 0:
@@ -41,15 +41,23 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
         )
         return
     done_count = 0
+    progress: list[asyncio.Task[None]] = []
 
     async def report(step: PlanStep, result: StepResult | None) -> None:
         nonlocal done_count
         done_count += result is not None
-        await deps.publisher.publish(_progress(event, step, result, done_count))
+        # Sent alongside the steps rather than before them: a step does not wait for the broker to confirm
+        # its progress. Every confirmation is awaited below, before the stage records its output.
+        progress.append(
+            asyncio.create_task(deps.publisher.publish(_progress(event, step, result, done_count)))
+        )
 
     work = run_steps(event.plan, deps.tools_for(event), report, deps.max_parallel_steps)
     try:
-        results = await deps.running.run(event.task_id, work, remaining_s)
+        try:
+            results = await deps.running.run(event.task_id, work, remaining_s)
+        finally:
+            await asyncio.gather(*progress)
     except TaskStopped:
         return  # cancelled on request: the planner records the outcome
     except TimeoutError:

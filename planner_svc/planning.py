@@ -7,7 +7,7 @@ from planner_svc.plan_writer import Draft, PlanningFailed, Revision
 from planner_svc.validation import plan_problems
 from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage
 from troupe.ledger import stage_key
-from troupe.stages import caused_by, emit_once, ended_already, finish, past_deadline
+from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["plan_iteration"]
 
@@ -16,10 +16,8 @@ async def plan_iteration(
     cause: Envelope, context: TaskContext, iteration: int, revision: Revision | None, deps: PlannerDeps
 ) -> None:
     key = stage_key("plan", cause.task_id, iteration)
-    if await ended_already(deps.ledger, deps.publisher, cause.task_id):
-        return
-    if (done := await deps.ledger.find(key)) is not None:
-        await deps.publisher.publish(done)  # redelivered input: repeat the recorded output, nothing new
+    if (recorded := await look_up(deps.ledger, cause.task_id, key)).anything:
+        await replay(deps.publisher, recorded)  # redelivered input: repeat the recorded output, nothing new
         return
     if past_deadline(context):
         await finish(

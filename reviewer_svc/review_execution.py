@@ -7,16 +7,19 @@ from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
 from schemas import ExecutionCompleted, FinalStatus, ReviewCompleted
 from troupe.ledger import stage_key
-from troupe.stages import caused_by, emit_once, ended_already, finish, past_deadline
+from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["review_execution"]
 
 
 async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> None:
     key = stage_key("review", event.task_id, event.iteration)
-    if await ended_already(deps.ledger, deps.publisher, event.task_id):
+    recorded = await look_up(deps.ledger, event.task_id, key)
+    if recorded.end is not None:
+        await replay(deps.publisher, recorded)
         return
-    review = await deps.ledger.find(key)
+    # A recorded review without an end: the process died before ending the task, so it goes on from there.
+    review = recorded.output
     if review is None:
         if past_deadline(event.context):
             await finish(

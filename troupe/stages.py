@@ -3,6 +3,8 @@ whether a task is still worth working on."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ from troupe.logs import get_logger
 from troupe.metrics import record_task_finished
 from troupe.publishing import EventPublisher
 
-__all__ = ["caused_by", "emit_once", "ended_already", "finish", "past_deadline"]
+__all__ = ["Recorded", "caused_by", "emit_once", "finish", "look_up", "past_deadline", "replay"]
 
 log = get_logger(__name__)
 
@@ -64,17 +66,33 @@ async def finish(
     return stored
 
 
-async def ended_already(ledger: Ledger, publisher: EventPublisher, task_id: str) -> bool:
-    """Whether the task has ended; if so, its end goes out again before the stage skips its work.
+@dataclass(frozen=True)
+class Recorded:
+    """What the ledger already holds for a stage's input: the stage's own output, and the task's end."""
 
-    A process can die between recording the end and publishing it (kill -9, OOM); the redelivered input is
-    then the only chance to publish it, so the record is republished rather than taken as done. A copy
+    output: Envelope | None
+    end: Envelope | None
+
+    @property
+    def anything(self) -> bool:
+        return self.output is not None or self.end is not None
+
+
+async def look_up(ledger: Ledger, task_id: str, key: str) -> Recorded:
+    """The stage's recorded output under `key` and the task's recorded end, read at once (two lookups on
+    every event's critical path, so they do not wait for each other)."""
+    output, end = await asyncio.gather(ledger.find(key), ledger.find(finished_key(task_id)))
+    return Recorded(output, end)
+
+
+async def replay(publisher: EventPublisher, recorded: Recorded) -> None:
+    """Publish again whatever is recorded, before a stage skips its work for a redelivered input.
+
+    A process can die between recording an event and publishing it (kill -9, OOM); the redelivered input is
+    then the only chance to publish it, so a record is republished rather than taken as done. A copy
     already on the topic costs a duplicate of the same event id, which every consumer tolerates.
     """
-    ended = await ledger.find(finished_key(task_id))
-    if ended is not None:
-        await publisher.publish(ended)
-    return ended is not None
+    await asyncio.gather(*(publisher.publish(e) for e in (recorded.output, recorded.end) if e is not None))
 
 
 def _seconds_since_submission(cause: Envelope, now: datetime) -> float | None:
