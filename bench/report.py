@@ -118,6 +118,37 @@ def memory_table(results: Results) -> list[str]:
     return lines
 
 
+def cpu_table(results: Results) -> list[str]:
+    """CPU per finished task by process, at each load of the throughput runs: each process's share of a core
+    over the phase divided by the phase's tasks per second (so approximate: the phase also holds the warm-up
+    and the drain)."""
+    runs = {k: run for k, run in results["throughput"].items() if k.startswith("Troupe")}
+    columns = [
+        (name, level) for name, run in runs.items() for level in sorted(run, key=int) if int(level) >= 10
+    ]
+    procs = sorted({p for name, level in columns for p in runs[name][level].get("cpu", {})})
+    if not procs:
+        return ["(no CPU figures in this run)"]
+    head = " | ".join(
+        f"{'1' if '1 replica' in name else '2'} repl., {level} in flight" for name, level in columns
+    )
+    lines = [f"| process | {head} |", "| --- |" + " ---: |" * len(columns)]
+    totals = [0.0] * len(columns)
+    for proc in procs:
+        cells = []
+        for i, (name, level) in enumerate(columns):
+            point = runs[name][level]
+            share, rate = point.get("cpu", {}).get(proc), point["per_second"]
+            if share is None or not rate:
+                cells.append("-")
+                continue
+            totals[i] += 1000 * share / rate
+            cells.append(f"{1000 * share / rate:.1f}")
+        lines.append(f"| {proc} | {' | '.join(cells)} |")
+    lines.append(f"| **all** | {' | '.join(f'**{t:.1f}**' for t in totals)} |")
+    return lines
+
+
 def targets(results: Results) -> list[str]:
     lat = results["latency"]
     main = "http" if "http" in lat else "kafka"
@@ -168,6 +199,9 @@ def text_report(results: Results) -> str:
         "",
         "Throughput, tasks finished per second (closed loop)",
         *throughput_table(results),
+        "",
+        "CPU per finished task, ms",
+        *cpu_table(results),
         "",
         "Resident memory per process",
         *memory_table(results),
@@ -291,6 +325,13 @@ did other work on the machine: the 1-minute load average during the run was {_lo
 
 ## Throughput: tasks finished per second
 {chr(10).join(throughput_table(results))}
+
+## Where a task's CPU goes
+Milliseconds of CPU per finished task, by process: each process's share of a core over a throughput phase
+divided by that phase's tasks per second (approximate: a phase also holds its warm-up and drain). On two
+cores, the sum bounds the throughput at about 2000 / sum tasks per second.
+
+{chr(10).join(cpu_table(results))}
 
 ## Resident memory per service
 {chr(10).join(memory_table(results))}

@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
@@ -96,8 +96,7 @@ class ProjectionConsumer:
         failures = 0
         while True:
             try:
-                with self._spans(events, parents):
-                    await self._projector.apply_many(events)
+                await self._projector.apply_many(events, scope=partial(self._span, parents))
                 return
             except Exception as exc:
                 errors = _leaves(exc)
@@ -118,7 +117,7 @@ class ProjectionConsumer:
         for event, trace_id in events:
             while True:
                 try:
-                    with self._spans([(event, trace_id)], parents):
+                    with self._span(parents, [(event, trace_id)]):
                         await self._projector.apply(event, trace_id)
                     break
                 except Exception as exc:
@@ -151,26 +150,16 @@ class ProjectionConsumer:
         return events, parents
 
     @contextlib.contextmanager
-    def _spans(self, events: Sequence[TracedEvent], parents: dict[str, Any]) -> Iterator[None]:
-        """One span per event, in its task's trace, spanning the batch that projected it."""
-        spans = [
-            self._tracer.start_span(
-                f"project {event.type}",
-                context=parents.get(event.event_id, otel_context.get_current()),
-                kind=SpanKind.CONSUMER,
-                attributes={"troupe.task_id": event.task_id or "", "troupe.event_id": event.event_id},
-            )
-            for event, _ in events
-        ]
-        try:
+    def _span(self, parents: dict[str, Any], events: Sequence[TracedEvent]) -> Iterator[None]:
+        """A span in the task's trace (all of a task's events share one) over projecting its events."""
+        last = events[-1][0]
+        with self._tracer.start_as_current_span(
+            "project " + ", ".join(dict.fromkeys(e.type for e, _ in events)),
+            context=parents.get(last.event_id),
+            kind=SpanKind.CONSUMER,
+            attributes={"troupe.task_id": last.task_id or "", "troupe.events": len(events)},
+        ):
             yield
-        except Exception as exc:
-            for span in spans:
-                span.record_exception(exc)
-            raise
-        finally:
-            for span in spans:
-                span.end()
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry
@@ -12,7 +13,13 @@ from gateway_svc.projection_store import TaskWriter
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import utc_now
 
-__all__ = ["Projector", "WriteConflict"]
+__all__ = ["Projector", "TaskScope", "WriteConflict"]
+
+TaskScope = Callable[[Sequence[TracedEvent]], AbstractContextManager[None]]
+
+
+def _no_scope(events: Sequence[TracedEvent]) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 class WriteConflict(RuntimeError):
@@ -56,9 +63,13 @@ class Projector:
             return None
         return await self._apply_task(event.task_id, [(event, trace_id)])
 
-    async def apply_many(self, events: Sequence[TracedEvent], concurrency: int = 32) -> list[TaskState]:
+    async def apply_many(
+        self, events: Sequence[TracedEvent], concurrency: int = 8, scope: TaskScope = _no_scope
+    ) -> list[TaskState]:
         """Project a batch: each task's events together (one write and one check per task, however many
-        events it has in the batch), up to `concurrency` tasks at a time. Returns the states it changed.
+        events it has in the batch), up to `concurrency` tasks at a time, each inside `scope(its events)`
+        (the caller's span, say). Returns the states it changed. Not more at once: the store takes one
+        writer at a time (SQLite behind FerretDB), and writers beyond a few only wait for each other.
 
         A failure cancels the rest and is raised; projecting the batch again is safe, as every event is
         kept once per task whoever writes it."""
@@ -70,7 +81,8 @@ class Projector:
 
         async def one(task_id: str, batch: list[TracedEvent]) -> TaskState | None:
             async with gate:
-                return await self._apply_task(task_id, batch)
+                with scope(batch):
+                    return await self._apply_task(task_id, batch)
 
         async with asyncio.TaskGroup() as group:
             running = [group.create_task(one(task_id, batch)) for task_id, batch in by_task.items()]
