@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from gateway_svc.projection import read_event
+from gateway_svc.readers import stop_reader
 from troupe.logs import get_logger
 from troupe.settings import Settings
 
@@ -129,12 +130,7 @@ class KafkaLiveFeed:
         self._task = asyncio.create_task(self._run(consumer), name="gateway-live-feed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await stop_reader(self._task, self._consumer)
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:

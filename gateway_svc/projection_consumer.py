@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind
 
 from gateway_svc.projection import TracedEvent, read_event, trace_id_from
 from gateway_svc.projector import Projector
+from gateway_svc.readers import stop_reader
 from troupe.errors import brief, is_transient
 from troupe.logs import get_logger
 from troupe.service import group_name
@@ -68,12 +69,7 @@ class ProjectionConsumer:
         self._task = asyncio.create_task(self._run(consumer), name="gateway-projection")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await stop_reader(self._task, self._consumer)
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
