@@ -1,17 +1,22 @@
 """Per-key rate limits that hold across gateway replicas: fixed one-minute windows counted in MongoDB.
 
-Each request takes the next numbered slot of its key's window: an insert under `_id` `<key>:<window>:<n>`,
-and the slot it got is the count. An `$inc` counter would be simpler, but FerretDB's SQLite backend loses
-concurrent `$inc`s on one document (they are not atomic there), and counting documents scans the whole
-collection on that backend, while an insert on a taken `_id` fails on every server: two requests never get
-one slot, so the count is never low and the limit holds across replicas. Each replica remembers the next slot
-it expects, so a request costs one insert (plus one more per request another replica took meanwhile), and
-one over the limit costs none. Old windows are deleted on the side by whoever opens a new one (no TTL index:
-FerretDB has none).
+A key's window is a run of numbered slots, one per request, and a request's slot number is its count. Replicas
+lease the slots in blocks: an insert under `_id` `<key>:<window>:<block>` gives its replica the block's slots,
+which it then hands out from memory. Blocks are `limit // 100` slots (at least 1), so a request costs a store
+write only once per block: one per request for limits under 200 a minute, one per 6 requests at the default
+600, almost none at high limits (without blocks, every request, reads included, wrote to the store). An
+`$inc` counter would be simpler, but FerretDB's SQLite backend loses concurrent `$inc`s on one document (they
+are not atomic there), and counting documents scans the whole collection on that backend, while an insert on
+a taken `_id` fails on every server: two replicas never get one block, so no slot is handed out twice and the
+limit holds across replicas. The slots left in other replicas' blocks count as taken, so a key may be refused
+up to (replicas - 1) x (block - 1) requests early, about 1% of the limit per replica. A request over the limit
+writes nothing. Old windows are deleted on the side by whoever opens a new one (no TTL index: FerretDB has
+none).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,28 +79,42 @@ class RateLimiter:
 
 
 class MongoCounters:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], share: int = 100) -> None:
         self._hits = database["rate_limit_hits"]
-        self._next: dict[tuple[str, int], int] = {}
+        self._share = share  # a block is this fraction of the limit
+        self._next_block: dict[tuple[str, int], int] = {}
+        self._leases: dict[tuple[str, int], tuple[int, int]] = {}  # next slot to hand out, end of the block
+        self._leasing: dict[tuple[str, int], asyncio.Lock] = {}
 
     async def ensure_indexes(self) -> None:
         await self._hits.create_index([("window", ASCENDING)])
 
     async def hit(self, key_id: str, window: int, limit: int) -> int:
-        if all(w != window for _, w in self._next):  # this replica's first request in a new window
-            self._next = {k: n for k, n in self._next.items() if k[1] >= window - 1}
+        where = (key_id, window)
+        if all(w != window for _, w in self._leasing):  # this replica's first request in a new window
+            for kept in (self._next_block, self._leases, self._leasing):
+                for old in [k for k in kept if k[1] < window - 1]:
+                    del kept[old]
             await self._hits.delete_many({"window": {"$lt": window - 1}})
-        while True:
-            # Taken before the insert is awaited, so concurrent requests of this replica try distinct slots.
-            slot = self._next.get((key_id, window), 0)
-            if slot >= limit:  # this request is over the limit whatever else is stored: write nothing
-                return slot + 1
-            self._next[key_id, window] = slot + 1
-            try:
-                await self._hits.insert_one({"_id": f"{key_id}:{window}:{slot}", "window": window})
-            except DuplicateKeyError:  # another replica took it
-                continue
-            return slot + 1
+        size = max(1, limit // self._share)
+        # One lease at a time per key and window: concurrent requests wait for it, rather than each leasing a
+        # block of its own.
+        async with self._leasing.setdefault(where, asyncio.Lock()):
+            while True:
+                slot, end = self._leases.get(where, (0, 0))
+                if slot < end:
+                    self._leases[where] = (slot + 1, end)
+                    return slot + 1
+                block = self._next_block.get(where, 0)
+                start = block * size
+                if start >= limit:  # this request is over the limit whatever else is stored: write nothing
+                    return start + 1
+                self._next_block[where] = block + 1
+                try:
+                    await self._hits.insert_one({"_id": f"{key_id}:{window}:{block}", "window": window})
+                except DuplicateKeyError:  # another replica leased it
+                    continue
+                self._leases[where] = (start, min(start + size, limit))
 
 
 @dataclass

@@ -104,6 +104,25 @@ async def test_window_counters_count_every_concurrent_hit_across_replicas(
     assert await database["rate_limit_hits"].count_documents({"window": 100}) == 20
 
 
+async def test_window_counters_lease_blocks_so_most_hits_write_nothing(
+    database: AsyncDatabase[Document],
+) -> None:
+    replicas = [MongoCounters(database), MongoCounters(database)]
+    # A limit of 1000 a minute makes blocks of 10 slots: 40 hits over two replicas lease 4 blocks.
+    counts = await asyncio.gather(*(replicas[i % 2].hit("k", 100, 1000) for i in range(40)))
+    assert len(set(counts)) == 40 and max(counts) <= 40
+    assert await database["rate_limit_hits"].count_documents({"window": 100}) == 4
+
+
+async def test_leased_blocks_never_let_replicas_past_the_limit(database: AsyncDatabase[Document]) -> None:
+    replicas = [MongoCounters(database, share=10) for _ in range(3)]  # limit 100: blocks of 10
+    counts = await asyncio.gather(*(replicas[i % 3].hit("k", 100, 100) for i in range(150)))
+    allowed = [c for c in counts if c <= 100]
+    assert len(set(allowed)) == len(allowed)  # no slot handed out twice
+    # Refused early by at most the slots left in the other replicas' blocks: (3 - 1) x (10 - 1).
+    assert 100 - 2 * 9 <= len(allowed) <= 100
+
+
 async def test_window_counters_stop_writing_past_the_limit_and_sweep_old_windows(
     database: AsyncDatabase[Document],
 ) -> None:
