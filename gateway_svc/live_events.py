@@ -119,14 +119,18 @@ class KafkaLiveFeed:
         topics = self._settings.topics.all()
         # Without a group, a subscription is assigned every partition of its topics (new ones included).
         consumer.subscribe(topics)
-        await consumer.start()
+        try:
+            await consumer.start()
+            async with asyncio.timeout(self._settings.kafka_request_timeout_ms / 1000):
+                # aiokafka signals no event for a group-less assignment: poll for it.
+                while {tp.topic for tp in consumer.assignment()} != set(topics):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            for tp in consumer.assignment():
+                await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()  # a feed that did not start holds no connection
+            raise
         self._consumer = consumer
-        async with asyncio.timeout(self._settings.kafka_request_timeout_ms / 1000):
-            # aiokafka signals no event for a group-less assignment: poll for it.
-            while {tp.topic for tp in consumer.assignment()} != set(topics):  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-        for tp in consumer.assignment():
-            await consumer.position(tp)
         self._task = asyncio.create_task(self._run(consumer), name="gateway-live-feed")
 
     async def stop(self) -> None:

@@ -64,7 +64,11 @@ class ProjectionConsumer:
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()  # it may have connected before failing
+            raise
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(consumer), name="gateway-projection")
 

@@ -11,10 +11,12 @@ __all__ = ["stop_reader"]
 
 
 async def stop_reader(task: asyncio.Task[None] | None, consumer: AIOKafkaConsumer | None) -> None:
-    """Stop reading, then close the consumer; either may not have started."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    if consumer is not None:
-        await consumer.stop()
+    """Stop reading, then close the consumer, even if the reading had failed; either may not have started."""
+    try:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        if consumer is not None:
+            await consumer.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,28 +48,28 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
         projection = ProjectionConsumer(settings, Projector(tasks)) if settings.run_projection else None
         live = LiveEvents()
         feed = KafkaLiveFeed(settings, live)
-        async with broker:
+        # Each part is stopped, in reverse, if it started, whatever happens after it (a later part that
+        # fails to start included): a Kafka client left open holds its connections until the process ends.
+        async with contextlib.AsyncExitStack() as started:
+            await started.enter_async_context(broker)
             await broker.start()
             await feed.start()
+            started.push_async_callback(feed.stop)
             if projection is not None:
                 await projection.start()
-            try:
-                yield Components(
-                    settings=settings,
-                    keys=keys,
-                    limiter=RateLimiter(counters, settings.rate_limit_per_minute),
-                    idempotency=MongoIdempotencyStore(database),
-                    tasks=tasks,
-                    publisher=KafkaEventPublisher(broker, settings.topics),
-                    live=live,
-                    readiness=lambda: _readiness(database, broker),
-                    recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
-                )
-            finally:
-                live.close_all()
-                if projection is not None:
-                    await projection.stop()
-                await feed.stop()
+                started.push_async_callback(projection.stop)
+            started.callback(live.close_all)
+            yield Components(
+                settings=settings,
+                keys=keys,
+                limiter=RateLimiter(counters, settings.rate_limit_per_minute),
+                idempotency=MongoIdempotencyStore(database),
+                tasks=tasks,
+                publisher=KafkaEventPublisher(broker, settings.topics),
+                live=live,
+                readiness=lambda: _readiness(database, broker),
+                recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
+            )
     finally:
         await client.close()
 
