@@ -144,7 +144,10 @@ class ProjectionConsumer:
                     "projection skipped an unreadable message", topic=record.topic, offset=record.offset
                 )
                 continue
-            carrier = {k: v.decode(errors="replace") for k, v in record.headers or () if k == "traceparent"}
+            # A header's value may be null on the wire.
+            carrier = {
+                k: (v or b"").decode(errors="replace") for k, v in record.headers or () if k == "traceparent"
+            }
             events.append((event, trace_id_from(carrier.get("traceparent"))))
             parents[event.event_id] = propagate.extract(carrier)
         return events, parents
