@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from gateway_svc.projection import read_event
-from gateway_svc.readers import stop_reader
+from gateway_svc.readers import start_consumer, stop_reader
 from troupe.logs import get_logger
 from troupe.settings import Settings
 
@@ -119,17 +119,16 @@ class KafkaLiveFeed:
         topics = self._settings.topics.all()
         # Without a group, a subscription is assigned every partition of its topics (new ones included).
         consumer.subscribe(topics)
-        try:
-            await consumer.start()
+
+        async def positioned() -> None:
             async with asyncio.timeout(self._settings.kafka_request_timeout_ms / 1000):
                 # aiokafka signals no event for a group-less assignment: poll for it.
                 while {tp.topic for tp in consumer.assignment()} != set(topics):  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
             for tp in consumer.assignment():
                 await consumer.position(tp)
-        except BaseException:
-            await consumer.stop()  # a feed that did not start holds no connection
-            raise
+
+        await start_consumer(consumer, positioned)
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(consumer), name="gateway-live-feed")
 

@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind
 
 from gateway_svc.projection import TracedEvent, read_event, trace_id_from
 from gateway_svc.projector import Projector
-from gateway_svc.readers import stop_reader
+from gateway_svc.readers import start_consumer, stop_reader
 from troupe.errors import brief, is_transient
 from troupe.logs import get_logger
 from troupe.service import group_name
@@ -64,11 +64,7 @@ class ProjectionConsumer:
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             request_timeout_ms=settings.kafka_request_timeout_ms,
         )
-        try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()  # it may have connected before failing
-            raise
+        await start_consumer(consumer)
         self._consumer = consumer
         self._task = asyncio.create_task(self._run(consumer), name="gateway-projection")
 
@@ -99,15 +95,14 @@ class ProjectionConsumer:
                 await self._projector.apply_many(events, scope=partial(self._span, parents))
                 return
             except Exception as exc:
-                errors = _leaves(exc)
-                if any(is_transient(e) for e in errors):
+                if is_transient(exc):
                     # MongoDB is away: every event would fail alike. Nothing is committed past this batch, so
                     # the projection resumes from here when it is back.
-                    _log.warning("projection.retry_transient", error=brief(errors[0]))
+                    _log.warning("projection.retry_transient", error=brief(exc))
                     await asyncio.sleep(_PAUSE_S)
                     continue
                 failures += 1
-                _log.warning("projection.retry", attempt=failures, error=brief(errors[0]))
+                _log.warning("projection.retry", attempt=failures, error=brief(exc))
                 if failures >= self._max_attempts:
                     await self._one_by_one(events, parents)
                     return
@@ -172,10 +167,3 @@ async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
         # Rebalanced away, or the broker is gone: the batch is read again by whoever owns it next, and a
         # projected event applied twice changes nothing.
         _log.warning("projection.commit_failed", error=brief(exc))
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    """The errors inside a (nested) exception group, or the error itself."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
-    return [exc]

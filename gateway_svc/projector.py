@@ -71,7 +71,7 @@ class Projector:
         (the caller's span, say). Returns the states it changed. Not more at once: the store takes one
         writer at a time (SQLite behind FerretDB), and writers beyond a few only wait for each other.
 
-        A failure cancels the rest and is raised; projecting the batch again is safe, as every event is
+        A failure cancels the rest and the first one is raised; projecting the batch again is safe, as every event is
         kept once per task whoever writes it."""
         by_task: dict[str, list[TracedEvent]] = {}
         for traced in events:
@@ -84,8 +84,11 @@ class Projector:
                 with scope(batch):
                     return await self._apply_task(task_id, batch)
 
-        async with asyncio.TaskGroup() as group:
-            running = [group.create_task(one(task_id, batch)) for task_id, batch in by_task.items()]
+        try:
+            async with asyncio.TaskGroup() as group:
+                running = [group.create_task(one(task_id, batch)) for task_id, batch in by_task.items()]
+        except* Exception as failed:
+            raise failed.exceptions[0] from None  # the batch is retried whole, so one reason is enough
         return [state for done in running if (state := done.result()) is not None]
 
     async def _apply_task(self, task_id: str, batch: list[TracedEvent]) -> TaskState | None:

@@ -78,43 +78,46 @@ class RateLimiter:
         return Decision(count <= self._limit, self._limit, max(0, self._limit - count), retry_after)
 
 
+@dataclass
+class _Window:
+    """A key's window as this replica sees it: the block it leases next and the slots it holds."""
+
+    leasing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_block: int = 0
+    next_slot: int = 0
+    end: int = 0  # the held slots are next_slot .. end - 1
+
+
 class MongoCounters:
     def __init__(self, database: AsyncDatabase[Document], share: int = 100) -> None:
         self._hits = database["rate_limit_hits"]
         self._share = share  # a block is this fraction of the limit
-        self._next_block: dict[tuple[str, int], int] = {}
-        self._leases: dict[tuple[str, int], tuple[int, int]] = {}  # next slot to hand out, end of the block
-        self._leasing: dict[tuple[str, int], asyncio.Lock] = {}
+        self._windows: dict[tuple[str, int], _Window] = {}
 
     async def ensure_indexes(self) -> None:
         await self._hits.create_index([("window", ASCENDING)])
 
     async def hit(self, key_id: str, window: int, limit: int) -> int:
-        where = (key_id, window)
-        if all(w != window for _, w in self._leasing):  # this replica's first request in a new window
-            for kept in (self._next_block, self._leases, self._leasing):
-                for old in [k for k in kept if k[1] < window - 1]:
-                    del kept[old]
+        if all(w != window for _, w in self._windows):  # this replica's first request in a new window
+            self._windows = {k: v for k, v in self._windows.items() if k[1] >= window - 1}
             await self._hits.delete_many({"window": {"$lt": window - 1}})
+        mine = self._windows.setdefault((key_id, window), _Window())
         size = max(1, limit // self._share)
         # One lease at a time per key and window: concurrent requests wait for it, rather than each leasing a
         # block of its own.
-        async with self._leasing.setdefault(where, asyncio.Lock()):
-            while True:
-                slot, end = self._leases.get(where, (0, 0))
-                if slot < end:
-                    self._leases[where] = (slot + 1, end)
-                    return slot + 1
-                block = self._next_block.get(where, 0)
-                start = block * size
+        async with mine.leasing:
+            while mine.next_slot >= mine.end:
+                start = mine.next_block * size
                 if start >= limit:  # this request is over the limit whatever else is stored: write nothing
                     return start + 1
-                self._next_block[where] = block + 1
+                block, mine.next_block = mine.next_block, mine.next_block + 1
                 try:
                     await self._hits.insert_one({"_id": f"{key_id}:{window}:{block}", "window": window})
                 except DuplicateKeyError:  # another replica leased it
                     continue
-                self._leases[where] = (start, min(start + size, limit))
+                mine.next_slot, mine.end = start, min(start + size, limit)
+            mine.next_slot += 1
+            return mine.next_slot
 
 
 @dataclass
