@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench.stack import WORKERS
+
 Results = dict[str, Any]
 
 
@@ -360,4 +362,4 @@ one short run on a shared machine, so read differences smaller than the load-ave
 
 def _is_worker(process: str) -> bool:
     # Names like "planner_svc#1"; the tuning table sums the workers only (not the gateway, servers or stub).
-    return process.split("#")[0] in ("planner_svc", "executor_svc", "reviewer_svc")
+    return process.split("#")[0] in WORKERS
