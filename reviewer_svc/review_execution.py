@@ -5,7 +5,7 @@ from __future__ import annotations
 from reviewer_svc.deps import SERVICE, ReviewerDeps
 from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
-from schemas import ExecutionCompleted, FinalStatus, ReviewCompleted
+from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted
 from troupe.ledger import stage_key
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
@@ -49,14 +49,18 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
             reviewer=judgement.author,
             usage=judgement.usage,
         )
-    stored = await emit_once(deps.ledger, deps.publisher, key, review)
-    assert isinstance(stored, ReviewCompleted)
-    limit = stored.context.request.constraints.max_iterations
-    status = outcome_of(stored.verdict, stored.iteration, limit)
-    if status is FinalStatus.SUCCEEDED:
-        await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, result=stored.final_result)
-    elif status is FinalStatus.BUDGET_EXHAUSTED:
-        reason = f"still not approved after {limit} iterations; last review: {stored.feedback}"
-        await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=reason)
-    elif status is not None:
-        await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=stored.feedback)
+
+    async def conclude(stored: Envelope) -> None:
+        """End the task if the verdict is final: recorded after the review, published alongside it."""
+        assert isinstance(stored, ReviewCompleted)
+        limit = stored.context.request.constraints.max_iterations
+        status = outcome_of(stored.verdict, stored.iteration, limit)
+        if status is FinalStatus.SUCCEEDED:
+            await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, result=stored.final_result)
+        elif status is FinalStatus.BUDGET_EXHAUSTED:
+            reason = f"still not approved after {limit} iterations; last review: {stored.feedback}"
+            await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=reason)
+        elif status is not None:
+            await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=stored.feedback)
+
+    await emit_once(deps.ledger, deps.publisher, key, review, then=conclude)

@@ -4,6 +4,7 @@ whether a task is still worth working on."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,10 +33,27 @@ def caused_by(cause: Envelope, *id_parts: object, iteration: int | None = None) 
     }
 
 
-async def emit_once(ledger: Ledger, publisher: EventPublisher, key: str, event: Envelope) -> Envelope:
-    """Persist, then publish: whatever is recorded first under `key` is what goes out, every time."""
+async def emit_once(
+    ledger: Ledger,
+    publisher: EventPublisher,
+    key: str,
+    event: Envelope,
+    *,
+    then: Callable[[Envelope], Awaitable[object]] | None = None,
+) -> Envelope:
+    """Persist, then publish: whatever is recorded first under `key` is what goes out, every time.
+
+    `then(stored)` is a follow-up that needs the output recorded but not yet published (the reviewer ends
+    the task after its review): it runs while the output goes out, off the task's critical path. Both are
+    awaited, and the first failure is raised once neither is still running.
+    """
     stored = await ledger.record_once(key, event)
-    await publisher.publish(stored)
+    outcomes = await asyncio.gather(
+        publisher.publish(stored), *([then(stored)] if then is not None else []), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     log.info(
         "stage.output", key=key, type=stored.type, iteration=stored.iteration, repeated=stored is not event
     )

@@ -1,14 +1,17 @@
-"""What a stage finds recorded for a redelivered input, and what it publishes again."""
+"""What a stage records and publishes, what it finds recorded for a redelivered input, and what it
+publishes again."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from schemas import Envelope, FinalStatus, TaskFinished, TaskSubmitted
 from schemas.task import TaskRequest
 from troupe.ledger import InMemoryLedger, finished_key
 from troupe.publishing import RecordingPublisher
-from troupe.stages import look_up, replay
+from troupe.stages import emit_once, look_up, replay
 
 
 class BarrierLedger(InMemoryLedger):
@@ -53,3 +56,48 @@ async def test_nothing_recorded_means_nothing_to_replay() -> None:
     assert not recorded.anything
     await replay(publisher, recorded)
     assert publisher.events == []
+
+
+class HeldPublisher(RecordingPublisher):
+    """Publishes only once released, or fails then if told to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.fail = fail
+
+    async def publish(self, event: Envelope) -> None:
+        await self.release.wait()
+        if self.fail:
+            raise ConnectionError("broker away")
+        await super().publish(event)
+
+
+async def test_the_follow_up_runs_once_the_output_is_recorded_and_while_it_is_published() -> None:
+    ledger, publisher = InMemoryLedger(), HeldPublisher()
+    output, _ = _events()
+    seen: list[Envelope | None] = []
+
+    async def then(stored: Envelope) -> None:
+        seen.append(await ledger.find("stage:t1:1"))
+        publisher.release.set()  # the publish is still waiting: the follow-up did not wait for it
+
+    async with asyncio.timeout(2):
+        stored = await emit_once(ledger, publisher, "stage:t1:1", output, then=then)
+    assert stored == output
+    assert seen == [output]
+    assert publisher.events == [output]
+
+
+async def test_a_failed_publish_is_raised_after_the_follow_up_has_finished() -> None:
+    ledger, publisher = InMemoryLedger(), HeldPublisher(fail=True)
+    output, end = _events()
+
+    async def then(stored: Envelope) -> None:
+        publisher.release.set()
+        await asyncio.sleep(0.01)
+        await ledger.record_once(finished_key("t1"), end)
+
+    with pytest.raises(ConnectionError):
+        await emit_once(ledger, publisher, "stage:t1:1", output, then=then)
+    assert await ledger.find(finished_key("t1")) == end
