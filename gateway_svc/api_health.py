@@ -12,10 +12,18 @@ __all__ = ["router"]
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process answers; nothing else is checked (a restart would not fix a missing broker)."""
-    return {"status": "ok"}
+@router.get("/healthz", responses={503: {"description": "A part of the process stopped working."}})
+async def healthz(parts: Parts) -> JSONResponse:
+    """The process works: it answers, and its projection is reading. Only what a restart would fix is
+    checked; a missing broker or database is not (a restart would not bring it back: see /readyz)."""
+    checks = parts.liveness()
+    if all(checks.values()):
+        return JSONResponse({"status": "ok"})
+    down = ", ".join(name for name, up in checks.items() if not up)
+    return JSONResponse(
+        {"status": "failing", "checks": checks, "detail": f"not working: {down}; restart this replica"},
+        status_code=503,
+    )
 
 
 _NAMES = {"mongodb": "MongoDB", "kafka": "Kafka"}

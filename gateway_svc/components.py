@@ -17,10 +17,16 @@ from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from troupe.publishing import EventPublisher
 
-__all__ = ["Components", "Parts", "ReadinessCheck"]
+__all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck"]
 
 # name -> "is it reachable?"; each check answers within its own timeout.
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+# name -> "is this part of the process working?": what a restart would fix, answered from memory.
+LivenessCheck = Callable[[], dict[str, bool]]
+
+
+def _nothing_to_check() -> dict[str, bool]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Components:
     live: LiveEvents
     readiness: ReadinessCheck
     recent_keys: RecentKeys = field(default_factory=RecentKeys)
+    liveness: LivenessCheck = _nothing_to_check
 
 
 def _components(request: Request) -> Components:

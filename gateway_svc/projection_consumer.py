@@ -9,6 +9,10 @@ Delivery is at least once, as before: offsets are committed only after the whole
 MongoDB is away the batch is retried, in place, until it is back; any other error is retried
 `max_attempts` times, then the batch is projected event by event and an event that still fails is logged
 and skipped, so one unprojectable event cannot hold the projection.
+
+Nothing ends the reader but `stop()`: an error nobody foresaw (in reading, committing, or a bug) is logged,
+the failed batch is read again after a pause, and `alive()` turns false after `_FAILING_AFTER` such failures
+in a row, which the gateway's liveness probe reports so that an orchestrator restarts the replica.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ __all__ = ["ProjectionConsumer"]
 _log = get_logger(__name__)
 _PAUSE_S = 1.0
 _POLL_MS = 1_000
+_FAILING_AFTER = 5
+
+Batches = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
 
 
 class ProjectionConsumer:
@@ -50,6 +57,7 @@ class ProjectionConsumer:
         self._tracer = trace.get_tracer("troupe.gateway.projection")
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._failures = 0  # unforeseen failures in a row
 
     async def start(self) -> None:
         """One consumer group over every topic, from the earliest offset: a new deployment rebuilds every task."""
@@ -71,19 +79,29 @@ class ProjectionConsumer:
     async def stop(self) -> None:
         await stop_reader(self._task, self._consumer)
 
+    def alive(self) -> bool:
+        """Whether the reader is reading: started, not ended, and not failing batch after batch."""
+        return self._task is not None and not self._task.done() and self._failures < _FAILING_AFTER
+
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
+            batches: Batches = {}
             try:
                 batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=self._max_records)
+                if batches:
+                    await self._project([r for part in batches.values() for r in part])
+                    await _commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
+                self._failures = 0
             except KafkaError as exc:  # the reader must outlive a broker outage; aiokafka reconnects
                 _log.warning("projection.read_failed", error=brief(exc))
                 await asyncio.sleep(_PAUSE_S)
-                continue
-            if not batches:
-                continue
-            records = [r for part in batches.values() for r in part]
-            await self._project(records)
-            await _commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
+            except Exception as exc:
+                # Ending here would leave every task's status stale with nothing said: the projection
+                # reads the failed batch again instead, and says it is failing.
+                self._failures += 1
+                _log.error("projection.batch_failed", attempt=self._failures, error=brief(exc), exc_info=exc)
+                _rewind(consumer, batches)
+                await asyncio.sleep(_PAUSE_S * min(self._failures, 5))
 
     async def _project(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         events, parents = self._read(records)
@@ -158,6 +176,13 @@ class ProjectionConsumer:
             attributes={"troupe.task_id": last.task_id or "", "troupe.events": len(events)},
         ):
             yield
+
+
+def _rewind(consumer: AIOKafkaConsumer, batches: Batches) -> None:
+    """Read `batches` again: the consumer's position is already past them, and they are not committed."""
+    for tp, part in batches.items():
+        with contextlib.suppress(KafkaError):  # rebalanced away: its new owner reads from the commit
+            consumer.seek(tp, part[0].offset)
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:

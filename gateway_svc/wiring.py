@@ -69,6 +69,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 live=live,
                 readiness=lambda: _readiness(database, broker),
                 recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
+                liveness=lambda: {} if projection is None else {"projection": projection.alive()},
             )
     finally:
         await client.close()

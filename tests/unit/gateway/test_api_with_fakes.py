@@ -153,6 +153,19 @@ async def test_readiness_is_503_when_a_dependency_is_down(parts: Components) -> 
     }
 
 
+async def test_liveness_is_503_when_the_projection_stopped_working(parts: Components) -> None:
+    async with serving(replace(parts, liveness=lambda: {"projection": True})) as api:
+        assert (await api.get("/healthz", headers={})).json() == {"status": "ok"}
+    async with serving(replace(parts, liveness=lambda: {"projection": False})) as api:
+        answer = await api.get("/healthz", headers={})
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "status": "failing",
+        "checks": {"projection": False},
+        "detail": "not working: projection; restart this replica",
+    }
+
+
 async def test_task_lists_page_by_cursor_and_filter_by_status(parts: Components) -> None:
     assert isinstance(parts.tasks, InMemoryTaskStore)
     projector = Projector(parts.tasks)

@@ -1,9 +1,14 @@
-"""What the projection's reader takes from raw Kafka records."""
+"""What the projection's reader takes from raw Kafka records, and how it outlives its own failures."""
 
 from __future__ import annotations
 
-from aiokafka import ConsumerRecord
+import asyncio
+from typing import Any, cast
 
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from gateway_svc import projection_consumer
 from gateway_svc.projection_consumer import ProjectionConsumer
 from gateway_svc.projection_store import InMemoryTaskStore
 from gateway_svc.projector import Projector
@@ -46,3 +51,67 @@ def test_records_with_odd_headers_or_unreadable_values_do_not_stop_the_reader() 
         (event.event_id, "0af7651916cd43dd8448eb211c80319c"),
     ]
     assert set(parents) == {event.event_id}
+
+
+class FlakyConsumer:
+    """A partition of records behind aiokafka's reading calls; each commit fails while `commit_failures`
+    lasts, with an error no one foresaw."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]], commit_failures: int) -> None:
+        self.tp = TopicPartition("t.tasks.submitted", 0)
+        self.records = records
+        self.position = 0
+        self.committed = 0
+        self.commit_failures = commit_failures
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        batch = self.records[self.position : self.position + max_records]
+        if not batch:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        self.position += len(batch)
+        return {self.tp: batch}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.commit_failures:
+            self.commit_failures -= 1
+            raise RuntimeError("unforeseen")
+        self.committed = offsets[self.tp]
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.position = offset
+
+
+async def _run_until(reader: ProjectionConsumer, consumer: FlakyConsumer, done: Any) -> None:
+    task = asyncio.create_task(reader._run(cast(AIOKafkaConsumer, consumer)))
+    reader._task = task
+    try:
+        async with asyncio.timeout(5):
+            while not done():
+                assert not task.done(), task
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+
+
+async def test_an_unforeseen_failure_rereads_the_batch_instead_of_ending_the_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projection_consumer, "_PAUSE_S", 0)
+    store = InMemoryTaskStore()
+    reader = ProjectionConsumer(Settings(), Projector(store))
+    event = TaskSubmitted(task_id="t1", tenant="acme", request=TaskRequest(description="x"))
+    consumer = FlakyConsumer([_record(encode_event(event), [])], commit_failures=2)
+    await _run_until(reader, consumer, lambda: consumer.committed == 1)
+    assert reader.alive()
+    assert "t1" in store.tasks
+
+
+async def test_a_reader_that_keeps_failing_says_it_is_not_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(projection_consumer, "_PAUSE_S", 0)
+    reader = ProjectionConsumer(Settings(), Projector(InMemoryTaskStore()))
+    assert not reader.alive()  # not started
+    event = TaskSubmitted(task_id="t1", tenant="acme", request=TaskRequest(description="x"))
+    consumer = FlakyConsumer([_record(encode_event(event), [])], commit_failures=1_000)
+    await _run_until(reader, consumer, lambda: not reader.alive())
+    assert consumer.committed == 0
