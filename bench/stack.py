@@ -5,6 +5,7 @@ Each run gets its own topic prefix and database, so it shares the local broker w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -19,7 +20,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from pymongo import MongoClient
+
 from bench.llm import llm_environment
+from troupe.kafka import delete_topics
 
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = ("planner_svc", "executor_svc", "reviewer_svc")
@@ -246,6 +250,21 @@ class Stack:
         for proc in [*reversed(self.workers), *([self.gateway] if self.gateway else []), self.llm]:
             if proc is not None:
                 proc.stop()
+        self.discard_data()
+
+    def discard_data(self) -> None:
+        """Delete the run's topics and database: the broker and store outlive it, and every run would leave
+        its partitions (the floor's relay topics included) and a database behind."""
+        prefix = f"{self.prefix}."
+        try:
+            asyncio.run(delete_topics(self.kafka, lambda topic: topic.startswith(prefix)))
+            client: MongoClient[dict[str, object]]
+            with MongoClient(self.mongo, serverSelectionTimeoutMS=5_000) as client:
+                client.drop_database(f"bench_{self.run_id}")
+        except Exception as exc:  # a run that failed because a server is away must still say why it failed
+            print(
+                f"bench: could not delete run {self.run_id}'s topics and database: {exc!r}", file=sys.stderr
+            )
 
 
 def _logged(proc: Proc, line: str) -> bool:

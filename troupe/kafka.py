@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -15,7 +15,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from troupe.settings import Settings
 
-__all__ = ["ensure_topics", "make_broker", "topic_max_message_bytes"]
+__all__ = ["delete_topics", "ensure_topics", "list_topics", "make_broker", "topic_max_message_bytes"]
 
 log = logging.getLogger(__name__)
 _MAX_MESSAGE_BYTES = "max.message.bytes"
@@ -95,6 +95,33 @@ async def ensure_topics(settings: Settings, topics: Sequence[str], partitions: i
                 raise RuntimeError(f"could not create Kafka topics: {'; '.join(failures)}")
         await _raise_record_limits(admin, settings, [t for t in dict.fromkeys(topics) if t in existing])
         return missing
+    finally:
+        await admin.close()
+
+
+async def list_topics(bootstrap_servers: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="troupe-cleanup")
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, matching: Callable[[str], bool]) -> list[str]:
+    """Delete every topic whose name `matching` accepts, and return their names.
+
+    For throwaway deployments (a benchmark's, a test session's) on a long-lived broker: each leaves a
+    prefix of topics behind, and a broker holding thousands of partitions takes minutes of CPU to start
+    and answers every metadata request with all of them.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="troupe-cleanup")
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if matching(t))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
     finally:
         await admin.close()
 

@@ -143,6 +143,7 @@ def running_pipeline(
         for service in services.values():
             service.stop()
         shutil.rmtree(workspaces, ignore_errors=True)
+        drop_database(deployment)
 
 
 @pytest.fixture
