@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from pymongo.errors import ConnectionFailure
 
 from gateway_svc.access import Caller
+from gateway_svc.api_errors import refusals
 from gateway_svc.api_tasks import TaskId
 from gateway_svc.components import Components, Parts
 from gateway_svc.live_events import LiveEvent, Subscription
@@ -18,7 +19,7 @@ from gateway_svc.views import task_view
 
 __all__ = ["router", "sse"]
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=refusals(401, 404, 429, 503))
 _ENDING = {"task.finished", "event.dead_lettered"}
 
 

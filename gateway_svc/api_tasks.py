@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from opentelemetry import trace
 
 from gateway_svc.access import Caller
+from gateway_svc.api_errors import refusals
 from gateway_svc.components import Components, Parts
 from gateway_svc.idempotency import Claim, fingerprint
 from gateway_svc.pagination import encode_cursor
@@ -30,7 +31,7 @@ from troupe.telemetry import current_trace_id
 
 __all__ = ["TaskId", "owned_task", "router"]
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=refusals(401, 429, 503))
 _tracer = trace.get_tracer(__name__)
 
 TaskId = Annotated[str, Path(pattern=ID_PATTERN, description="The task id POST /tasks answered with.")]
@@ -44,7 +45,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/tasks", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.post(
+    "/tasks",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=refusals(400, 409, 413, s409="The Idempotency-Key was already used for a different request."),
+)
 async def submit_task(
     request: TaskRequest,
     caller: Caller,
@@ -107,13 +113,13 @@ async def list_tasks(
     )
 
 
-@router.get("/tasks/{task_id}", response_model=TaskView)
+@router.get("/tasks/{task_id}", response_model=TaskView, responses=refusals(404))
 async def get_task(task_id: TaskId, caller: Caller, parts: Parts) -> TaskView:
     """Status, current step, progress, plan, step results, review, result or error, usage and trace id."""
     return task_view(await owned_task(parts, task_id, caller.tenant), parts.settings.grafana_url)
 
 
-@router.get("/tasks/{task_id}/logs", response_model=LogPage)
+@router.get("/tasks/{task_id}/logs", response_model=LogPage, responses=refusals(404))
 async def get_logs(
     task_id: TaskId,
     caller: Caller,
@@ -128,7 +134,12 @@ async def get_logs(
     return LogPage(items=entries, next_cursor=encode_cursor(last.time, last.event_id) if last else None)
 
 
-@router.delete("/tasks/{task_id}", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+@router.delete(
+    "/tasks/{task_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=refusals(404, 409, s409="The task already ended."),
+)
 async def cancel_task(
     task_id: TaskId,
     caller: Caller,

@@ -70,4 +70,6 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 async def _bad_cursor(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    # The same shape as FastAPI's answer for any other invalid parameter, which the OpenAPI schema documents.
+    invalid = {"type": "value_error", "loc": ["query", "cursor"], "msg": str(exc)}
+    return JSONResponse({"detail": [invalid]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)

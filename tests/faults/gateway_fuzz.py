@@ -1,4 +1,5 @@
-"""Fuzzing the gateway from its own OpenAPI document with schemathesis: no 5xx, and every 4xx says why.
+"""Fuzzing the gateway from its own OpenAPI document with schemathesis: no 5xx, every 4xx says why, and
+every status code that comes back is one the document lists for its operation.
 
 Driven from schemathesis' Python API (`APIOperation.as_strategy` under Hypothesis' `@given`) rather than its
 pytest plugin: one loop over every operation, in positive and negative modes, that keeps going after a
@@ -18,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, Case, CheckContext, GenerationMode, Response
+from schemathesis.checks import status_code_conformance
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
 
@@ -91,6 +93,8 @@ class FuzzFigures:
     server_errors: list[str] = field(default_factory=list)
     documented_5xx: int = 0
     unreadable_4xx: list[str] = field(default_factory=list)
+    # Answers whose status code the OpenAPI document does not list for their operation.
+    undocumented: list[str] = field(default_factory=list)
     # Protected operations that answered 2xx to a request without a valid key.
     unauthenticated_2xx: list[str] = field(default_factory=list)
     transport_errors: list[str] = field(default_factory=list)
@@ -101,13 +105,20 @@ class FuzzFigures:
         return (
             f"gateway fuzz: {len(self.operations)} operations, {sum(self.cases.values())} cases ({scenarios}); "
             f"5xx: {len(self.server_errors)} (+{self.documented_5xx} documented /readyz 503), "
-            f"unreadable 4xx: {len(self.unreadable_4xx)}, 2xx without a valid key: "
+            f"unreadable 4xx: {len(self.unreadable_4xx)}, undocumented statuses: {len(self.undocumented)}, "
+            f"2xx without a valid key: "
             f"{len(self.unauthenticated_2xx)}, transport errors: {len(self.transport_errors)}; "
             f"statuses {{{statuses}}}"
         )
 
     def failures(self) -> list[str]:
-        return self.server_errors + self.unreadable_4xx + self.unauthenticated_2xx + self.transport_errors
+        return (
+            self.server_errors
+            + self.unreadable_4xx
+            + self.undocumented
+            + self.unauthenticated_2xx
+            + self.transport_errors
+        )
 
 
 PUBLIC = {"GET /healthz", "GET /readyz"}
@@ -168,10 +179,14 @@ def _judge(
         return
     if scenario != "valid key" and label not in PUBLIC and 200 <= status < 300:
         figures.unauthenticated_2xx.append(where)
-    try:
-        case.validate_response(response, checks=[readable_reason], headers=headers)
-    except FailureGroup as failed:
-        figures.unreadable_4xx.append(f"{where}\n  {failed.exceptions[0]}")
+    for check, found in (
+        (readable_reason, figures.unreadable_4xx),
+        (status_code_conformance, figures.undocumented),
+    ):
+        try:
+            case.validate_response(response, checks=[check], headers=headers)
+        except FailureGroup as failed:
+            found.append(f"{where}\n  {failed.exceptions[0]}")
 
 
 def _curl(case: Case[Any], headers: dict[str, str] | None) -> str:

@@ -1,5 +1,6 @@
 """The gateway fuzzed from its own OpenAPI document, as a real process over real Kafka and FerretDB: no 5xx,
-every 4xx with a readable reason, and nothing but 401 for a request without a valid key."""
+every 4xx with a readable reason, every status one the document lists, and nothing but 401 for a request
+without a valid key."""
 
 from __future__ import annotations
 
@@ -203,6 +204,7 @@ def test_the_fuzz_catches_a_5xx_and_an_unreadable_4xx() -> None:
     assert any("GET /halves/{n} -> 500" in failure for failure in figures.server_errors)
     assert any("GET /things/{thing_id} -> 404" in failure for failure in figures.unreadable_4xx)
     assert figures.unreadable_4xx[0].count("not JSON") == 1
+    assert any("GET /things/{thing_id} -> 404" in failure for failure in figures.undocumented)
 
 
 def report(figures: FuzzFigures, capsys: pytest.CaptureFixture[str], log: Path) -> None:
