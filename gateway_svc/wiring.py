@@ -24,6 +24,7 @@ from troupe.db import Document, make_client, make_database
 from troupe.kafka import ensure_topics, make_broker
 from troupe.logs import get_logger
 from troupe.publishing import KafkaEventPublisher
+from troupe.startup import when_reachable
 
 __all__ = ["connect"]
 
@@ -38,12 +39,21 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
     client = make_client(settings, selection_timeout_ms=settings.gateway_mongodb_timeout_ms)
     database = make_database(client, settings)
     tasks, keys, counters = MongoTaskStore(database), MongoKeyStore(database), MongoCounters(database)
-    try:
+
+    async def prepare_stores() -> None:
         for store in (tasks, keys, counters):
             await store.ensure_indexes()
         if settings.admin_api_key is not None:
             await keys.put(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
-        await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
+
+    try:
+        within = settings.start_timeout_s
+        await when_reachable("MongoDB: creating the indexes", prepare_stores, within)
+        await when_reachable(
+            "Kafka: creating the topics",
+            lambda: ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions),
+            within,
+        )
         broker = make_broker(settings)
         projection = ProjectionConsumer(settings, Projector(tasks)) if settings.run_projection else None
         live = LiveEvents()

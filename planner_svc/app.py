@@ -45,9 +45,6 @@ def create_app(settings: Settings) -> FastStream:
     async def on_cancel_requested(event: CancelRequested) -> None:
         await cancel_task(event, deps)
 
-    async def prepare_cache() -> None:
-        await cache.ensure_indexes()
-
     topics = settings.topics
     subscribe = partial(
         subscribe_events,
@@ -59,4 +56,6 @@ def create_app(settings: Settings) -> FastStream:
     subscribe(topics.task_submitted, handler=on_task_submitted, expected=(TaskSubmitted,))
     subscribe(topics.review_completed, handler=on_review_completed, expected=(ReviewCompleted,))
     subscribe(topics.cancel_requested, handler=on_cancel_requested, expected=(CancelRequested,))
-    return create_worker_app(runtime, on_startup=[prepare_cache])
+    return create_worker_app(
+        runtime, on_startup={"MongoDB: creating the LLM cache's indexes": cache.ensure_indexes}
+    )

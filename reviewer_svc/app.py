@@ -45,9 +45,6 @@ def create_app(settings: Settings) -> FastStream:
     async def on_execution_completed(event: ExecutionCompleted) -> None:
         await review_execution(event, deps)
 
-    async def prepare_cache() -> None:
-        await cache.ensure_indexes()
-
     subscribe_events(
         runtime.broker,
         settings,
@@ -57,4 +54,6 @@ def create_app(settings: Settings) -> FastStream:
         expected=(ExecutionCompleted,),
         dead_letters=runtime.dead_letters,
     )
-    return create_worker_app(runtime, on_startup=[prepare_cache])
+    return create_worker_app(
+        runtime, on_startup={"MongoDB: creating the LLM cache's indexes": cache.ensure_indexes}
+    )

@@ -5,7 +5,7 @@ Nothing connects when these are created: Kafka connects when the app starts, Mon
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from faststream import FastStream
@@ -21,6 +21,7 @@ from troupe.ledger import MongoLedger
 from troupe.logs import configure_logging, get_logger
 from troupe.publishing import KafkaEventPublisher
 from troupe.settings import Settings
+from troupe.startup import when_reachable
 from troupe.telemetry import configure_telemetry
 
 __all__ = ["Runtime", "create_runtime", "create_worker_app", "group_name"]
@@ -60,7 +61,7 @@ def create_runtime(settings: Settings) -> Runtime:
 
 
 def create_worker_app(
-    runtime: Runtime, on_startup: Sequence[Callable[[], Awaitable[None]]] = ()
+    runtime: Runtime, on_startup: Mapping[str, Callable[[], Awaitable[object]]] | None = None
 ) -> FastStream:
     settings = runtime.settings
     lag: list[ConsumerLagSampler] = []
@@ -68,9 +69,14 @@ def create_worker_app(
     async def prepare() -> None:
         configure_logging(settings.log_level, settings.log_json)
         configure_telemetry(settings)
-        await ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions)
-        for step in on_startup:
-            await step()
+        within = settings.start_timeout_s
+        await when_reachable(
+            "Kafka: creating the topics",
+            lambda: ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions),
+            within,
+        )
+        for what, step in (on_startup or {}).items():  # what each step does, for the log if it must wait
+            await when_reachable(what, step, within)
         log.info("service.starting", service=settings.service_name, kafka=settings.kafka_bootstrap_servers)
 
     async def watch_lag() -> None:

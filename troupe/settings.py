@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     kafka_max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     mongodb_timeout_ms: int = Field(default=5_000, ge=100)
+    # How long a starting service waits for Kafka and MongoDB before it gives up: servers and services start in
+    # any order (compose, Kubernetes), so one that is not up yet is waited for, not a crash.
+    start_timeout_s: float = Field(default=120, ge=0)
     otlp_endpoint: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TROUPE_OTLP_ENDPOINT"),

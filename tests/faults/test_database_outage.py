@@ -1,8 +1,10 @@
 """MongoDB away: the gateway says so at once (503 + Retry-After), keeps accepting tasks into Kafka for keys it
-verified lately, and its projection catches up when the database is back (decision 9)."""
+verified lately, and its projection catches up when the database is back (decision 9). A gateway that starts
+while its database is away waits for it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -86,6 +88,40 @@ async def test_a_gateway_whose_database_is_down_answers_503_at_once_and_still_ac
         f"POST (key verified lately) 202 in {during_s:.2f} s, POST with Idempotency-Key 503 in {keyed_s:.2f} s, "
         f"POST (key not verified) 503 in {stranger_s:.2f} s; FerretDB restart {restart_s:.1f} s, "
         f"ready {ready_again_s:.1f} s and the task accepted meanwhile projected {projected_s:.1f} s after it"
+    )
+
+
+async def test_a_gateway_started_while_its_database_is_down_waits_for_it(
+    settings: Settings, unique: str, tmp_path: Path
+) -> None:
+    with private_ferretdb(tmp_path) as database:
+        gateway = GatewaySettings(
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            mongodb_uri=f"mongodb://{database.address}/",
+            mongodb_database=f"outage_{unique}",
+            topic_prefix=f"outage{unique}",
+            service_name="gateway-outage-tests",
+            admin_api_key=SecretStr(ADMIN_TOKEN),
+            kafka_partitions=2,
+        )
+        database.stop()
+
+        async def serve() -> int:
+            async with (
+                running_gateway(gateway) as url,
+                httpx.AsyncClient(base_url=url, headers=bearer(ADMIN_TOKEN), timeout=30) as api,
+            ):
+                return (await api.post("/tasks", json={"description": "after the wait"})).status_code
+
+        serving = asyncio.create_task(serve())
+        await asyncio.sleep(4)
+        assert not serving.done(), "the gateway gave up (or started) without its database"
+        started = time.monotonic()
+        await asyncio.to_thread(database.start)
+        submitted = await serving
+    assert submitted == 202
+    print(
+        f"\ngateway started before its database: serving {time.monotonic() - started:.1f} s after it started"
     )
 
 
