@@ -62,6 +62,10 @@ class LiveEvents:
         self._subs[task_id].add(sub)
         return sub
 
+    def follows(self, task_id: str) -> bool:
+        """Whether any client follows the task."""
+        return task_id in self._subs
+
     def discard(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.task_id)
         if subs is not None:
@@ -145,7 +149,14 @@ class KafkaLiveFeed:
                 continue
             for records in batches.values():
                 for record in records:
-                    self._deliver(record.value or b"")
+                    if self._wanted(record.key):
+                        self._deliver(record.value or b"")
+
+    def _wanted(self, key: bytes | None) -> bool:
+        """Whether a client may want the record. Every event is keyed by its task id (a consumer dead-letters
+        one that is not), so most records, whose task no client follows, are skipped without being decoded;
+        a record without a key is decoded to find out."""
+        return key is None or self._hub.follows(key.decode(errors="replace"))
 
     def _deliver(self, raw: bytes) -> None:
         event = read_event(raw, self._settings.max_event_bytes)
