@@ -3,8 +3,8 @@
 A task is stored as its queryable fields (tenant, status, times) plus the whole state and its log as JSON
 text: plans, tool outputs and results are user data whose keys may contain '.' or start with '$', which
 MongoDB-compatible servers refuse as field names. Each event is kept too (`task_events`, one document per
-slot of the task's event log, `<task id>#<n>`): the state is recomputed from them, see
-`gateway_svc.projector`. Every read by a task is an `_id` lookup: FerretDB's SQLite backend scans the whole
+slot of the task's event log, `<task id>#<n>`, holding the events one write appended): the state is
+recomputed from them, see `gateway_svc.projector`. Every read by a task is an `_id` lookup: FerretDB's SQLite backend scans the whole
 collection for any other filter, which made each event cost more as the store grew.
 """
 
@@ -31,11 +31,13 @@ __all__ = ["InMemoryTaskStore", "MongoTaskStore", "TaskReader", "TaskWriter"]
 class TaskWriter(Protocol):
     async def load(self, task_id: str) -> TaskState | None: ...
 
-    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
-        """Store `event` as slot `slot` of the task's event log; False if that slot is taken."""
+    async def append(self, task_id: str, slot: int, events: Sequence[TracedEvent]) -> bool:
+        """Store `events` as slot `slot` of the task's event log; False if that slot is taken."""
         ...
 
-    async def slot(self, task_id: str, slot: int) -> TracedEvent | None: ...
+    async def slot(self, task_id: str, slot: int) -> list[TracedEvent] | None:
+        """The events of slot `slot`, or None if it is free."""
+        ...
 
     async def put(self, state: TaskState, log: list[LogEntry]) -> None: ...
 
@@ -66,17 +68,23 @@ class MongoTaskStore:
         doc = await self._tasks.find_one({"_id": task_id}, {"state": 1})
         return TaskState.model_validate_json(doc["state"]) if doc else None
 
-    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
-        fields = {"task_id": task_id, "trace_id": event[1], "event": event[0].model_dump_json()}
+    async def append(self, task_id: str, slot: int, events: Sequence[TracedEvent]) -> bool:
+        kept = [{"event": event.model_dump_json(), "trace_id": trace_id} for event, trace_id in events]
         try:
-            await self._events.insert_one({"_id": _slot_id(task_id, slot), **fields})
+            await self._events.insert_one(
+                {"_id": _slot_id(task_id, slot), "task_id": task_id, "events": kept}
+            )
         except DuplicateKeyError:
             return False
         return True
 
-    async def slot(self, task_id: str, slot: int) -> TracedEvent | None:
+    async def slot(self, task_id: str, slot: int) -> list[TracedEvent] | None:
         doc = await self._events.find_one({"_id": _slot_id(task_id, slot)})
-        return (_event(doc["event"]), doc.get("trace_id")) if doc else None
+        if doc is None:
+            return None
+        # A slot written before slots held several events holds one, at the top level.
+        kept = doc.get("events", [doc])
+        return [(_event(k["event"]), k.get("trace_id")) for k in kept]
 
     async def put(self, state: TaskState, log: list[LogEntry]) -> None:
         doc = {
@@ -116,17 +124,23 @@ class InMemoryTaskStore:
     """The fake: dicts of states, event logs and task logs."""
 
     tasks: dict[str, TaskState] = field(default_factory=dict)
-    slots: dict[tuple[str, int], TracedEvent] = field(default_factory=dict)
+    slots: dict[tuple[str, int], list[TracedEvent]] = field(default_factory=dict)
     logs: dict[str, list[LogEntry]] = field(default_factory=dict)
 
     async def load(self, task_id: str) -> TaskState | None:
         return self.tasks.get(task_id)
 
-    async def append(self, task_id: str, slot: int, event: TracedEvent) -> bool:
-        return self.slots.setdefault((task_id, slot), event) is event
+    async def append(self, task_id: str, slot: int, events: Sequence[TracedEvent]) -> bool:
+        kept = list(events)
+        return self.slots.setdefault((task_id, slot), kept) is kept
 
-    async def slot(self, task_id: str, slot: int) -> TracedEvent | None:
-        return self.slots.get((task_id, slot))
+    async def slot(self, task_id: str, slot: int) -> list[TracedEvent] | None:
+        found = self.slots.get((task_id, slot))
+        return list(found) if found is not None else None
+
+    def stored_events(self) -> list[str]:
+        """The ids of every event in every slot, for tests: each should be there once."""
+        return [event.event_id for kept in self.slots.values() for event, _ in kept]
 
     async def put(self, state: TaskState, log: list[LogEntry]) -> None:
         self.tasks[state.task_id] = state

@@ -6,6 +6,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 
 from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry
@@ -22,18 +23,27 @@ def _no_scope(events: Sequence[TracedEvent]) -> AbstractContextManager[None]:
     return nullcontext()
 
 
+@dataclass(frozen=True)
+class _EventLog:
+    """A task's event log as far as it was read: its events, and how many slots held them."""
+
+    events: list[TracedEvent]
+    slots: int
+
+
 class WriteConflict(RuntimeError):
     """The task's events kept changing while it was being recomputed; the message is read again later."""
 
 
 class Projector:
-    """Append the event to its task's event log, recompute the task from the whole log, store it, and check
-    that nothing was appended meanwhile (else recompute).
+    """Append a task's new events to its event log, recompute the task from the whole log, store it, and
+    check that nothing was appended meanwhile (else recompute).
 
     Not a compare-and-set on the task: FerretDB's SQLite backend makes no single update atomic (concurrent
     `$inc`s or conditional replaces on one document lose writes), and it answers only `_id` lookups without
     scanning a whole collection. So a task's log is a run of numbered slots, each inserted once under its
-    own `_id` (an insert on a taken `_id` fails, on every server), and every read is an `_id` lookup. A
+    own `_id` (an insert on a taken `_id` fails, on every server) and holding the events of one append (a
+    task's events in one batch: about 2 a slot under load), and every read is an `_id` lookup. A
     writer that checks the next slot after writing converges: the last write is always followed by a check
     that saw every event it folded, so two replicas projecting one task never lose an event.
 
@@ -55,7 +65,7 @@ class Projector:
         self._clock = clock
         self._attempts = attempts
         self._remembered = remembered
-        self._logs: OrderedDict[str, list[TracedEvent]] = OrderedDict()
+        self._logs: OrderedDict[str, _EventLog] = OrderedDict()
 
     async def apply(self, event: ProjectedEvent, trace_id: str | None = None) -> TaskState | None:
         """Project one event; returns the new state, or None when it changed nothing (a duplicate)."""
@@ -92,55 +102,56 @@ class Projector:
         return [state for done in running if (state := done.result()) is not None]
 
     async def _apply_task(self, task_id: str, batch: list[TracedEvent]) -> TaskState | None:
-        known = self._logs.get(task_id)
-        if known is None:
+        log = self._logs.get(task_id)
+        if log is None:
             current = await self._store.load(task_id)
             if current is not None:
                 batch = [e for e in batch if e[0].event_id not in current.applied_events]
             if not batch:
                 return None
-            known = await self._read_on(task_id, [])
-        fresh = _unseen(known, batch)
+            log = await self._read_on(task_id, _EventLog([], 0))
+        fresh = _unseen(log.events, batch)
         if not fresh:
             return None
-        for traced in fresh:
-            known = await self._append(task_id, known, traced)
+        log = await self._append(task_id, log, fresh)
         for _ in range(self._attempts):
-            state = fold(known, now=self._clock())
+            state = fold(log.events, now=self._clock())
             if state is None:
-                self._remember(task_id, known, None)
+                self._remember(task_id, log, None)
                 return None
-            await self._store.put(state, _log_of(known))
-            seen = len(known)
-            known = await self._read_on(task_id, known)
-            if len(known) == seen:
-                self._remember(task_id, known, state)
+            await self._store.put(state, _log_of(log.events))
+            seen = log.slots
+            log = await self._read_on(task_id, log)
+            if log.slots == seen:
+                self._remember(task_id, log, state)
                 return state
         self._logs.pop(task_id, None)
         raise WriteConflict(f"task {task_id}: its events kept changing over {self._attempts} attempts")
 
-    async def _append(self, task_id: str, known: list[TracedEvent], traced: TracedEvent) -> list[TracedEvent]:
-        """`known` with `traced` appended at the end of the stored log, unless the log holds it already
-        (a redelivery after a crash, or another replica was first)."""
-        while not _holds(known, traced[0].event_id):
-            if await self._store.append(task_id, len(known), traced):
-                return [*known, traced]
-            known = await self._read_on(task_id, known)
-        return known
+    async def _append(self, task_id: str, log: _EventLog, fresh: list[TracedEvent]) -> _EventLog:
+        """`log` with `fresh` appended as one slot at the end of the stored log, less what the log holds
+        already (a redelivery after a crash, or another replica was first)."""
+        while fresh:
+            if await self._store.append(task_id, log.slots, fresh):
+                return _EventLog([*log.events, *fresh], log.slots + 1)
+            log = await self._read_on(task_id, log)
+            fresh = _unseen(log.events, fresh)
+        return log
 
-    async def _read_on(self, task_id: str, known: list[TracedEvent]) -> list[TracedEvent]:
-        """`known` followed by every slot stored after it."""
-        known = list(known)
-        while (slot := await self._store.slot(task_id, len(known))) is not None:
-            known.append(slot)
-        return known
+    async def _read_on(self, task_id: str, log: _EventLog) -> _EventLog:
+        """`log` followed by every slot stored after it."""
+        events, slots = list(log.events), log.slots
+        while (found := await self._store.slot(task_id, slots)) is not None:
+            events.extend(found)
+            slots += 1
+        return _EventLog(events, slots)
 
     @property
     def remembered_tasks(self) -> int:
         return len(self._logs)
 
-    def _remember(self, task_id: str, known: list[TracedEvent], state: TaskState | None) -> None:
-        self._logs[task_id] = known
+    def _remember(self, task_id: str, log: _EventLog, state: TaskState | None) -> None:
+        self._logs[task_id] = log
         # An ended task goes to the front of the line to be forgotten: it is kept only while there is room,
         # for the events that reach the projection after its end (it reads the topics in no set order).
         self._logs.move_to_end(task_id, last=not (state is not None and state.terminal))
@@ -157,10 +168,6 @@ def _unseen(known: list[TracedEvent], batch: list[TracedEvent]) -> list[TracedEv
             ids.add(traced[0].event_id)
             fresh.append(traced)
     return fresh
-
-
-def _holds(known: list[TracedEvent], event_id: str) -> bool:
-    return any(event.event_id == event_id for event, _ in known)
 
 
 def _log_of(known: list[TracedEvent]) -> list[LogEntry]:

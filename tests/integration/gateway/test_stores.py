@@ -40,6 +40,21 @@ async def test_concurrent_projectors_lose_no_event(database: AsyncDatabase[Docum
     assert len(await store.log_page("t1", 100, None)) == len(events)
 
 
+async def test_a_batch_appends_one_slot_per_task_and_older_one_event_slots_still_read(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoTaskStore(database)
+    events = happy_path("t1")
+    # A slot as written before slots held several events: one event, at the top level.
+    legacy = {"_id": "t1#0", "task_id": "t1", "trace_id": None, "event": events[0].model_dump_json()}
+    await database["task_events"].insert_one(legacy)
+    states = await Projector(store).apply_many([(e, None) for e in events[1:]])
+    assert [s.revision for s in states] == [len(events)]
+    assert await database["task_events"].count_documents({}) == 2
+    slot = await store.slot("t1", 1)
+    assert slot is not None and [e.event_id for e, _ in slot] == [e.event_id for e in events[1:]]
+
+
 class Filters(monitoring.CommandListener):
     """The filter of every find, count, update, replace or delete a client sends."""
 
