@@ -102,14 +102,9 @@ class Projector:
         return [state for done in running if (state := done.result()) is not None]
 
     async def _apply_task(self, task_id: str, batch: list[TracedEvent]) -> TaskState | None:
-        log = self._logs.get(task_id)
+        log = self._logs.get(task_id) or await self._recall(task_id, batch)
         if log is None:
-            current = await self._store.load(task_id)
-            if current is not None:
-                batch = [e for e in batch if e[0].event_id not in current.applied_events]
-            if not batch:
-                return None
-            log = await self._read_on(task_id, _EventLog([], 0))
+            return None
         fresh = _unseen(log.events, batch)
         if not fresh:
             return None
@@ -127,6 +122,17 @@ class Projector:
                 return state
         self._logs.pop(task_id, None)
         raise WriteConflict(f"task {task_id}: its events kept changing over {self._attempts} attempts")
+
+    async def _recall(self, task_id: str, batch: list[TracedEvent]) -> _EventLog | None:
+        """The stored log of a task this replica does not remember; None when the task holds every event of
+        `batch` already. A task with nothing stored (its first event, the usual case) costs one lookup."""
+        first = await self._store.slot(task_id, 0)
+        if first is None:
+            return _EventLog([], 0)
+        current = await self._store.load(task_id)  # what it holds, without reading every slot
+        if current is not None and all(e[0].event_id in current.applied_events for e in batch):
+            return None
+        return await self._read_on(task_id, _EventLog(first, 1))
 
     async def _append(self, task_id: str, log: _EventLog, fresh: list[TracedEvent]) -> _EventLog:
         """`log` with `fresh` appended as one slot at the end of the stored log, less what the log holds

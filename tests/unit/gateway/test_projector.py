@@ -190,3 +190,10 @@ async def test_events_after_a_task_ended_are_not_read_back_while_there_is_room()
     state = await projector.apply(late)
     assert state is not None and state.terminal and state.revision == len(events) + 2
     assert store.calls["slot"] + store.calls["load"] - reads_before == 1  # only the check after writing
+
+
+async def test_a_task_with_nothing_stored_costs_one_lookup_before_its_first_append() -> None:
+    store = CountingStore()
+    await Projector(store).apply(happy_path("t1")[0])
+    # Is slot 0 free (it is: nothing to load), append, write the task, check that slot 1 is still free.
+    assert store.calls == {"slot": 2, "append": 1, "put": 1, "load": 0}
