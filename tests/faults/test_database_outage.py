@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from gateway_svc.settings import GatewaySettings
 from schemas import decode_event
-from tests.faults.private_servers import private_ferretdb
+from tests.faults.private_servers import PrivateServer, private_ferretdb
 from tests.integration.gateway.conftest import bearer, eventually, running_gateway, topic_records
 from troupe.settings import Settings
 
@@ -29,19 +29,24 @@ async def timed(call: Awaitable[T]) -> tuple[T, float]:
     return result, time.monotonic() - started
 
 
+def _gateway_settings(settings: Settings, unique: str, database: PrivateServer) -> GatewaySettings:
+    """A gateway on the shared broker and the private database, with topics and a database of its own."""
+    return GatewaySettings(
+        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        mongodb_uri=f"mongodb://{database.address}/",
+        mongodb_database=f"outage_{unique}",
+        topic_prefix=f"outage{unique}",
+        service_name="gateway-outage-tests",
+        admin_api_key=SecretStr(ADMIN_TOKEN),
+        kafka_partitions=2,
+    )
+
+
 async def test_a_gateway_whose_database_is_down_answers_503_at_once_and_still_accepts_tasks(
     settings: Settings, unique: str, tmp_path: Path
 ) -> None:
     with private_ferretdb(tmp_path) as database:
-        gateway = GatewaySettings(
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-            mongodb_uri=f"mongodb://{database.address}/",
-            mongodb_database=f"outage_{unique}",
-            topic_prefix=f"outage{unique}",
-            service_name="gateway-outage-tests",
-            admin_api_key=SecretStr(ADMIN_TOKEN),
-            kafka_partitions=2,
-        )
+        gateway = _gateway_settings(settings, unique, database)
         async with (
             running_gateway(gateway) as url,
             httpx.AsyncClient(base_url=url, headers=bearer(ADMIN_TOKEN), timeout=30) as api,
@@ -95,15 +100,7 @@ async def test_a_gateway_started_while_its_database_is_down_waits_for_it(
     settings: Settings, unique: str, tmp_path: Path
 ) -> None:
     with private_ferretdb(tmp_path) as database:
-        gateway = GatewaySettings(
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-            mongodb_uri=f"mongodb://{database.address}/",
-            mongodb_database=f"outage_{unique}",
-            topic_prefix=f"outage{unique}",
-            service_name="gateway-outage-tests",
-            admin_api_key=SecretStr(ADMIN_TOKEN),
-            kafka_partitions=2,
-        )
+        gateway = _gateway_settings(settings, unique, database)
         database.stop()
 
         async def serve() -> int:
