@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -28,7 +28,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from gateway_svc.projection import TracedEvent, read_event, trace_id_from
+from gateway_svc.projection import ProjectedEvent, TracedEvent, read_event, trace_id_from
 from gateway_svc.projector import Projector
 from gateway_svc.readers import start_consumer, stop_reader
 from troupe.errors import brief, is_transient
@@ -110,15 +110,11 @@ class ProjectionConsumer:
         failures = 0
         while True:
             try:
-                await self._projector.apply_many(events, scope=partial(self._span, parents))
+                await _through_outages(
+                    partial(self._projector.apply_many, events, scope=partial(self._span, parents))
+                )
                 return
             except Exception as exc:
-                if is_transient(exc):
-                    # MongoDB is away: every event would fail alike. Nothing is committed past this batch, so
-                    # the projection resumes from here when it is back.
-                    _log.warning("projection.retry_transient", error=brief(exc))
-                    await asyncio.sleep(_PAUSE_S)
-                    continue
                 failures += 1
                 _log.warning("projection.retry", attempt=failures, error=brief(exc))
                 if failures >= self._max_attempts:
@@ -128,22 +124,19 @@ class ProjectionConsumer:
 
     async def _one_by_one(self, events: list[TracedEvent], parents: dict[str, Any]) -> None:
         for event, trace_id in events:
-            while True:
-                try:
-                    with self._span(parents, [(event, trace_id)]):
-                        await self._projector.apply(event, trace_id)
-                    break
-                except Exception as exc:
-                    if is_transient(exc):
-                        await asyncio.sleep(_PAUSE_S)
-                        continue
-                    _log.error(
-                        "projection.skipped_event",
-                        task_id=event.task_id,
-                        event_id=event.event_id,
-                        error=brief(exc),
-                    )
-                    break
+            try:
+                await _through_outages(partial(self._apply_one, parents, event, trace_id))
+            except Exception as exc:
+                _log.error(
+                    "projection.skipped_event",
+                    task_id=event.task_id,
+                    event_id=event.event_id,
+                    error=brief(exc),
+                )
+
+    async def _apply_one(self, parents: dict[str, Any], event: ProjectedEvent, trace_id: str | None) -> None:
+        with self._span(parents, [(event, trace_id)]):
+            await self._projector.apply(event, trace_id)
 
     def _read(self, records: Sequence[ConsumerRecord[Any, Any]]) -> tuple[list[TracedEvent], dict[str, Any]]:
         """The readable events with their trace ids, and each event's trace context (its span's parent)."""
@@ -176,6 +169,20 @@ class ProjectionConsumer:
             attributes={"troupe.task_id": last.task_id or "", "troupe.events": len(events)},
         ):
             yield
+
+
+async def _through_outages(call: Callable[[], Awaitable[object]]) -> None:
+    """`call()`, again after a pause for as long as it fails because MongoDB is away: every event would fail
+    alike. Nothing is committed past the batch meanwhile, so the projection resumes from it when it is back."""
+    while True:
+        try:
+            await call()
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            _log.warning("projection.retry_transient", error=brief(exc))
+            await asyncio.sleep(_PAUSE_S)
 
 
 def _rewind(consumer: AIOKafkaConsumer, batches: Batches) -> None:

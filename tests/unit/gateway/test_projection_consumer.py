@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pymongo.errors import ServerSelectionTimeoutError
 
 from gateway_svc import projection_consumer
+from gateway_svc.projection import TracedEvent
 from gateway_svc.projection_consumer import ProjectionConsumer
 from gateway_svc.projection_store import InMemoryTaskStore
 from gateway_svc.projector import Projector
@@ -115,3 +118,36 @@ async def test_a_reader_that_keeps_failing_says_it_is_not_alive(monkeypatch: pyt
     consumer = FlakyConsumer([_record(encode_event(event), [])], commit_failures=1_000)
     await _run_until(reader, consumer, lambda: not reader.alive())
     assert consumer.committed == 0
+
+
+class TroubledStore(InMemoryTaskStore):
+    """Refuses every append of task `bad` (a bug, say), and is away for the first `outages` appends."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def append(self, task_id: str, slot: int, events: Sequence[TracedEvent]) -> bool:
+        if self.outages:
+            self.outages -= 1
+            raise ServerSelectionTimeoutError("no servers")
+        if task_id == "bad":
+            raise ValueError("cannot store this one")
+        return await super().append(task_id, slot, events)
+
+
+async def test_an_unprojectable_event_is_skipped_and_an_outage_waited_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projection_consumer, "_PAUSE_S", 0)
+    store = TroubledStore(outages=3)
+    reader = ProjectionConsumer(Settings(), Projector(store), max_attempts=2)
+    records = [
+        _record(
+            encode_event(TaskSubmitted(task_id=t, tenant="acme", request=TaskRequest(description="x"))), []
+        )
+        for t in ("t1", "bad", "t2")
+    ]
+    await reader._project(records)
+    assert sorted(store.tasks) == ["t1", "t2"]
+    assert store.outages == 0
