@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient
 
 from bench.llm import llm_environment
 from troupe.kafka import delete_topics
@@ -255,16 +255,23 @@ class Stack:
     def discard_data(self) -> None:
         """Delete the run's topics and database: the broker and store outlive it, and every run would leave
         its partitions (the floor's relay topics included) and a database behind."""
-        prefix = f"{self.prefix}."
         try:
-            asyncio.run(delete_topics(self.kafka, lambda topic: topic.startswith(prefix)))
-            client: MongoClient[dict[str, object]]
-            with MongoClient(self.mongo, serverSelectionTimeoutMS=5_000) as client:
-                client.drop_database(f"bench_{self.run_id}")
+            asyncio.run(self._discard())
         except Exception as exc:  # a run that failed because a server is away must still say why it failed
             print(
                 f"bench: could not delete run {self.run_id}'s topics and database: {exc!r}", file=sys.stderr
             )
+
+    async def _discard(self) -> None:
+        prefix = f"{self.prefix}."
+        await delete_topics(self.kafka, lambda topic: topic.startswith(prefix))
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+            self.mongo, serverSelectionTimeoutMS=5_000
+        )
+        try:
+            await client.drop_database(f"bench_{self.run_id}")
+        finally:
+            await client.close()
 
 
 def _logged(proc: Proc, line: str) -> bool:

@@ -6,6 +6,7 @@ Every refusal is `{"detail": "<a readable reason>"}`, except 422, which is FastA
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -30,12 +31,12 @@ _RETRY_AFTER = {
 }
 
 
-def refusals(*codes: int, **why: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these status codes, with the usual reason for each, or the one given as
-    `why`, keyed `s409` for 409 (a code means different things on different routes)."""
+def refusals(*codes: int, why: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these status codes, each with its usual reason or the route's own from `why`
+    (a code can mean different things on different routes: 409)."""
     answers: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        answer: dict[str, Any] = {"model": Refusal, "description": why.get(f"s{code}", _WHY.get(code, ""))}
+        answer: dict[str, Any] = {"model": Refusal, "description": (why or {}).get(code, _WHY.get(code, ""))}
         if code in (429, 503):
             answer["headers"] = _RETRY_AFTER
         answers[code] = answer

@@ -49,7 +49,9 @@ IdempotencyKey = Annotated[
     "/tasks",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=refusals(400, 409, 413, s409="The Idempotency-Key was already used for a different request."),
+    responses=refusals(
+        400, 409, 413, why={409: "The Idempotency-Key was already used for a different request."}
+    ),
 )
 async def submit_task(
     request: TaskRequest,
@@ -138,7 +140,7 @@ async def get_logs(
     "/tasks/{task_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=refusals(404, 409, s409="The task already ended."),
+    responses=refusals(404, 409, why={409: "The task already ended."}),
 )
 async def cancel_task(
     task_id: TaskId,

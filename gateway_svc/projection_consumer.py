@@ -31,8 +31,9 @@ from opentelemetry.trace import SpanKind
 from gateway_svc.projection import ProjectedEvent, TracedEvent, read_event, trace_id_from
 from gateway_svc.projector import Projector
 from gateway_svc.readers import start_consumer, stop_reader
-from troupe.errors import brief, is_transient
+from troupe.errors import brief
 from troupe.logs import get_logger
+from troupe.outages import when_reachable
 from troupe.service import group_name
 from troupe.settings import Settings
 
@@ -111,7 +112,8 @@ class ProjectionConsumer:
         while True:
             try:
                 await _through_outages(
-                    partial(self._projector.apply_many, events, scope=partial(self._span, parents))
+                    "projecting a batch",
+                    partial(self._projector.apply_many, events, scope=partial(self._span, parents)),
                 )
                 return
             except Exception as exc:
@@ -125,7 +127,9 @@ class ProjectionConsumer:
     async def _one_by_one(self, events: list[TracedEvent], parents: dict[str, Any]) -> None:
         for event, trace_id in events:
             try:
-                await _through_outages(partial(self._apply_one, parents, event, trace_id))
+                await _through_outages(
+                    "projecting an event", partial(self._apply_one, parents, event, trace_id)
+                )
             except Exception as exc:
                 _log.error(
                     "projection.skipped_event",
@@ -171,18 +175,12 @@ class ProjectionConsumer:
             yield
 
 
-async def _through_outages(call: Callable[[], Awaitable[object]]) -> None:
-    """`call()`, again after a pause for as long as it fails because MongoDB is away: every event would fail
-    alike. Nothing is committed past the batch meanwhile, so the projection resumes from it when it is back."""
-    while True:
-        try:
-            await call()
-            return
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            _log.warning("projection.retry_transient", error=brief(exc))
-            await asyncio.sleep(_PAUSE_S)
+async def _through_outages(what: str, call: Callable[[], Awaitable[object]]) -> None:
+    """While MongoDB is away every event would fail alike: the call waits for it, in place, every `_PAUSE_S`.
+    Nothing is committed past the batch meanwhile, so the projection resumes from it when it is back."""
+    await when_reachable(
+        what, call, pause_s=_PAUSE_S, max_pause_s=_PAUSE_S, logged_as="projection.retry_transient"
+    )
 
 
 def _rewind(consumer: AIOKafkaConsumer, batches: Batches) -> None:

@@ -4,8 +4,9 @@ A task is stored as its queryable fields (tenant, status, times) plus the whole 
 text: plans, tool outputs and results are user data whose keys may contain '.' or start with '$', which
 MongoDB-compatible servers refuse as field names. Each event is kept too (`task_events`, one document per
 slot of the task's event log, `<task id>#<n>`, holding the events one write appended): the state is
-recomputed from them, see `gateway_svc.projector`. Every read by a task is an `_id` lookup: FerretDB's SQLite backend scans the whole
-collection for any other filter, which made each event cost more as the store grew.
+recomputed from them, see `gateway_svc.projector`. Every read by a task is an `_id` lookup: FerretDB's
+SQLite backend scans the whole collection for any other filter, which made each event cost more as the
+store grew.
 """
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ class Projector:
         (the caller's span, say). Returns the states it changed. Not more at once: the store takes one
         writer at a time (SQLite behind FerretDB), and writers beyond a few only wait for each other.
 
-        A failure cancels the rest and the first one is raised; projecting the batch again is safe, as every event is
-        kept once per task whoever writes it."""
+        A failure cancels the rest and the first one is raised; projecting the batch again is safe, as every
+        event is kept once per task whoever writes it."""
         by_task: dict[str, list[TracedEvent]] = {}
         for traced in events:
             if traced[0].task_id is not None:

@@ -21,10 +21,10 @@ from gateway_svc.rate_limit import MongoCounters, RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from troupe.db import Document, make_client, make_database
-from troupe.kafka import ensure_topics, make_broker
+from troupe.kafka import make_broker
 from troupe.logs import get_logger
 from troupe.publishing import KafkaEventPublisher
-from troupe.startup import when_reachable
+from troupe.service import prepare_servers
 
 __all__ = ["connect"]
 
@@ -47,13 +47,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
             await keys.put(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
 
     try:
-        within = settings.start_timeout_s
-        await when_reachable("MongoDB: creating the indexes", prepare_stores, within)
-        await when_reachable(
-            "Kafka: creating the topics",
-            lambda: ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions),
-            within,
-        )
+        await prepare_servers(settings, {"MongoDB: creating the indexes": prepare_stores})
         broker = make_broker(settings)
         projection = ProjectionConsumer(settings, Projector(tasks)) if settings.run_projection else None
         live = LiveEvents()

@@ -37,7 +37,7 @@ def _delete_the_sessions_topics(settings: Settings) -> Iterator[None]:
     The broker outlives the session; without this every run left a few thousand partitions on it, which
     slowed its start by minutes and made every metadata answer (each service start) longer.
     """
-    if not _answers(settings.kafka_bootstrap_servers):  # unit tests alone run without a broker
+    if not reachable(settings.kafka_bootstrap_servers.split(",")[0]):  # unit tests alone run without a broker
         yield
         return
     before = asyncio.run(list_topics(settings.kafka_bootstrap_servers))
@@ -50,10 +50,11 @@ def _delete_the_sessions_topics(settings: Settings) -> Iterator[None]:
     )
 
 
-def _answers(bootstrap_servers: str) -> bool:
-    host, _, port = bootstrap_servers.split(",")[0].rpartition(":")
+def reachable(host_port: str) -> bool:
+    """Whether something listens at `host:port` (a bare `:port` means this machine)."""
+    host, _, port = host_port.rpartition(":")
     try:
-        socket.create_connection((host, int(port)), timeout=1).close()
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+            return True
     except OSError:
         return False
-    return True

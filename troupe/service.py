@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -19,12 +20,12 @@ from troupe.dead_letters import KafkaDeadLetters
 from troupe.kafka import ensure_topics, make_broker
 from troupe.ledger import MongoLedger
 from troupe.logs import configure_logging, get_logger
+from troupe.outages import when_reachable
 from troupe.publishing import KafkaEventPublisher
 from troupe.settings import Settings
-from troupe.startup import when_reachable
 from troupe.telemetry import configure_telemetry
 
-__all__ = ["Runtime", "create_runtime", "create_worker_app", "group_name"]
+__all__ = ["Runtime", "create_runtime", "create_worker_app", "group_name", "prepare_servers"]
 
 log = get_logger(__name__)
 
@@ -60,6 +61,17 @@ def create_runtime(settings: Settings) -> Runtime:
     )
 
 
+async def prepare_servers(settings: Settings, steps: Mapping[str, Callable[[], Awaitable[object]]]) -> None:
+    """Create the topics, then run each of `steps` (keyed by what it does, for the log if it must wait),
+    waiting up to `TROUPE_START_TIMEOUT_S` for an unreachable Kafka or MongoDB (`troupe.outages`)."""
+    create_topics = partial(
+        ensure_topics, settings, settings.topics.all(), partitions=settings.kafka_partitions
+    )
+    every: dict[str, Callable[[], Awaitable[object]]] = {"Kafka: creating the topics": create_topics, **steps}
+    for what, step in every.items():
+        await when_reachable(what, step, within_s=settings.start_timeout_s, logged_as="startup.waiting")
+
+
 def create_worker_app(
     runtime: Runtime, on_startup: Mapping[str, Callable[[], Awaitable[object]]] | None = None
 ) -> FastStream:
@@ -69,14 +81,7 @@ def create_worker_app(
     async def prepare() -> None:
         configure_logging(settings.log_level, settings.log_json)
         configure_telemetry(settings)
-        within = settings.start_timeout_s
-        await when_reachable(
-            "Kafka: creating the topics",
-            lambda: ensure_topics(settings, settings.topics.all(), partitions=settings.kafka_partitions),
-            within,
-        )
-        for what, step in (on_startup or {}).items():  # what each step does, for the log if it must wait
-            await when_reachable(what, step, within)
+        await prepare_servers(settings, on_startup or {})
         log.info("service.starting", service=settings.service_name, kafka=settings.kafka_bootstrap_servers)
 
     async def watch_lag() -> None:

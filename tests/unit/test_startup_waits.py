@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
-from troupe.startup import StartFailed, when_reachable
+from troupe.outages import StillUnreachable, when_reachable
 
 
 class Step:
@@ -38,6 +38,8 @@ async def test_any_other_failure_ends_the_start_at_once() -> None:
 
 async def test_a_server_still_away_after_the_timeout_is_named_in_the_failure() -> None:
     step = Step(1_000, ServerSelectionTimeoutError("127.0.0.1:27999: connection refused"))
-    with pytest.raises(StartFailed, match=r"MongoDB: creating the indexes: still unreachable after 0.6 s"):
+    with pytest.raises(
+        StillUnreachable, match=r"MongoDB: creating the indexes: still unreachable after 0.6 s"
+    ):
         await when_reachable("MongoDB: creating the indexes", step, within_s=0.6)
     assert 2 <= step.runs <= 4  # pauses of 0.5 s, then what is left
