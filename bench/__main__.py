@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import floor, pipeline_load, report
+from bench import floor, parts, pipeline_load, report
 from bench.stack import BENCH_API_KEY, REPO, Stack
 from schemas import Topics
 from troupe.settings import Settings
@@ -277,6 +277,15 @@ def main() -> int:
             )
         say(f"services up ({'with' if http else 'without'} the gateway)")
         asyncio.run(measure_floor(settings, stack.prefix, plan, results))
+        # Before any load: a part must not share the machine with a backlog the services still work off.
+        say("the design's parts, each alone (services up and idle)")
+        results["parts"] = asyncio.run(parts.measure_parts(stack, settings))
+        best = report.design_bounds(results)
+        if best is not None:
+            say(
+                f"  at best {best.kafka_ms:.1f} ms over Kafka, {best.http_ms:.1f} ms through the gateway, "
+                f"{best.cpu_ms:.1f} ms of CPU a task ({best.tasks_per_s:.0f} tasks/s)"
+            )
         asyncio.run(measure_troupe(stack, settings, plan, results, http))
         # The services leave the CPU to the baseline; the LLM stub stays, the baseline uses it too.
         for proc in [*stack.workers, *([stack.gateway] if stack.gateway else [])]:

@@ -147,6 +147,10 @@ class Stack:
     def prefix(self) -> str:
         return f"bench{self.run_id}"
 
+    @property
+    def database(self) -> str:
+        return f"bench_{self.run_id}"
+
     def environment(self) -> dict[str, str]:
         # No provider keys of the machine, and no trace export: the services measure without a trace store
         # (make exports an OTLP endpoint whether one runs or not).
@@ -163,7 +167,7 @@ class Stack:
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
                 "MONGODB_URI": self.mongo,
                 "TROUPE_TOPIC_PREFIX": self.prefix,
-                "TROUPE_MONGODB_DATABASE": f"bench_{self.run_id}",
+                "TROUPE_MONGODB_DATABASE": self.database,
                 "TROUPE_EXECUTOR_WORKSPACE_ROOT": str(self.log_dir / "workspaces"),
                 "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
                 "TROUPE_ADMIN_API_KEY": BENCH_API_KEY,
@@ -269,7 +273,7 @@ class Stack:
             self.mongo, serverSelectionTimeoutMS=5_000
         )
         try:
-            await client.drop_database(f"bench_{self.run_id}")
+            await client.drop_database(self.database)
         finally:
             await client.close()
 
