@@ -5,14 +5,18 @@ A plain aiokafka consumer rather than a FastStream subscriber: a batch is what m
 batch subscriber sleeps a whole poll timeout after an empty poll, which would delay the first event after a
 quiet spell by up to that timeout. `getmany` here returns as soon as anything arrives.
 
-Delivery is at least once, as before: offsets are committed only after the whole batch is stored. While
-MongoDB is away the batch is retried, in place, until it is back; any other error is retried
-`max_attempts` times, then the batch is projected event by event and an event that still fails is logged
-and skipped, so one unprojectable event cannot hold the projection.
+Delivery is at least once, as before: offsets are committed only after the whole batch is stored. The commit
+runs while the next batch is projected, not before it is read: a commit is a round trip to the group
+coordinator, and a task's events come one after another, so waiting for it put its latency between every two
+events of a task and its final status. Offsets whose commit failed are committed with the next ones; until
+then a restart reads their events again, which changes nothing. While MongoDB is away the batch is retried,
+in place, until it is back; any other error is retried `max_attempts` times, then the batch is projected
+event by event and an event that still fails is logged and skipped, so one unprojectable event cannot hold
+the projection.
 
-Nothing ends the reader but `stop()`: an error nobody foresaw (in reading, committing, or a bug) is logged,
-the failed batch is read again after a pause, and `alive()` turns false after `_FAILING_AFTER` such failures
-in a row, which the gateway's liveness probe reports so that an orchestrator restarts the replica.
+Nothing ends the reader but `stop()`: an error nobody foresaw (in reading or projecting, or a bug) is logged,
+the failed batch is read again after a pause; one in committing is logged and its offsets kept for the next
+commit. `alive()` turns false after `_FAILING_AFTER` such failures in a row, which the gateway's liveness probe reports so that an orchestrator restarts the replica.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ _log = get_logger(__name__)
 _PAUSE_S = 1.0
 _POLL_MS = 1_000
 _FAILING_AFTER = 5
+_FINAL_COMMIT_S = 5.0
 
 Batches = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
 
@@ -59,6 +64,7 @@ class ProjectionConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._failures = 0  # unforeseen failures in a row
+        self._commits = _Commits()
 
     async def start(self) -> None:
         """One consumer group over every topic, from the earliest offset: a new deployment rebuilds every task."""
@@ -82,27 +88,38 @@ class ProjectionConsumer:
 
     def alive(self) -> bool:
         """Whether the reader is reading: started, not ended, and not failing batch after batch."""
-        return self._task is not None and not self._task.done() and self._failures < _FAILING_AFTER
+        return (
+            self._task is not None
+            and not self._task.done()
+            and max(self._failures, self._commits.failures) < _FAILING_AFTER
+        )
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches: Batches = {}
-            try:
-                batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=self._max_records)
-                if batches:
-                    await self._project([r for part in batches.values() for r in part])
-                    await _commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
-                self._failures = 0
-            except KafkaError as exc:  # the reader must outlive a broker outage; aiokafka reconnects
-                _log.warning("projection.read_failed", error=brief(exc))
-                await asyncio.sleep(_PAUSE_S)
-            except Exception as exc:
-                # Ending here would leave every task's status stale with nothing said: the projection
-                # reads the failed batch again instead, and says it is failing.
-                self._failures += 1
-                _log.error("projection.batch_failed", attempt=self._failures, error=brief(exc), exc_info=exc)
-                _rewind(consumer, batches)
-                await asyncio.sleep(_PAUSE_S * min(self._failures, 5))
+        try:
+            while True:
+                await self._read_a_batch(consumer)
+                self._commits.start(consumer)
+        finally:
+            await self._commits.finish(consumer)
+
+    async def _read_a_batch(self, consumer: AIOKafkaConsumer) -> None:
+        batches: Batches = {}
+        try:
+            batches = await consumer.getmany(timeout_ms=_POLL_MS, max_records=self._max_records)
+            if batches:
+                await self._project([r for part in batches.values() for r in part])
+                self._commits.owe({tp: part[-1].offset + 1 for tp, part in batches.items()})
+            self._failures = 0
+        except KafkaError as exc:  # the reader must outlive a broker outage; aiokafka reconnects
+            _log.warning("projection.read_failed", error=brief(exc))
+            await asyncio.sleep(_PAUSE_S)
+        except Exception as exc:
+            # Ending here would leave every task's status stale with nothing said: the projection reads the
+            # failed batch again instead, and says it is failing.
+            self._failures += 1
+            _log.error("projection.batch_failed", attempt=self._failures, error=brief(exc), exc_info=exc)
+            _rewind(consumer, batches)
+            await asyncio.sleep(_PAUSE_S * min(self._failures, 5))
 
     async def _project(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         events, parents = self._read(records)
@@ -190,10 +207,44 @@ def _rewind(consumer: AIOKafkaConsumer, batches: Batches) -> None:
             consumer.seek(tp, part[0].offset)
 
 
-async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-    try:
-        await consumer.commit(offsets)
-    except KafkaError as exc:
-        # Rebalanced away, or the broker is gone: the batch is read again by whoever owns it next, and a
-        # projected event applied twice changes nothing.
-        _log.warning("projection.commit_failed", error=brief(exc))
+class _Commits:
+    """The offsets of stored batches, committed in the background, one commit after another."""
+
+    def __init__(self) -> None:
+        self._owed: dict[TopicPartition, int] = {}
+        self._running: asyncio.Task[None] | None = None
+        self.failures = 0  # unforeseen failures in a row
+
+    def owe(self, offsets: dict[TopicPartition, int]) -> None:
+        self._owed.update(offsets)
+
+    def start(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what is owed, unless commits are running already (they commit it next)."""
+        if self._owed and (self._running is None or self._running.done()):
+            self._running = asyncio.create_task(self._commit_owed(consumer), name="projection-commit")
+
+    async def finish(self, consumer: AIOKafkaConsumer) -> None:
+        """On stopping: let the running commits end, then commit what is still owed, within a few seconds."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_FINAL_COMMIT_S):
+                if self._running is not None:
+                    await self._running
+                if self._owed:
+                    await consumer.commit(self._owed)
+
+    async def _commit_owed(self, consumer: AIOKafkaConsumer) -> None:
+        while self._owed:
+            offsets, self._owed = self._owed, {}
+            try:
+                await consumer.commit(offsets)
+                self.failures = 0
+            except KafkaError as exc:
+                # Rebalanced away, or the broker is gone: the batch is read again by whoever owns it next,
+                # and a projected event applied twice changes nothing.
+                _log.warning("projection.commit_failed", error=brief(exc))
+            except Exception as exc:
+                # Kept for the next commit, unless a later batch of the same partition moved past it.
+                self._owed = {**offsets, **self._owed}
+                self.failures += 1
+                _log.error("projection.commit_error", attempt=self.failures, error=brief(exc), exc_info=exc)
+                return

@@ -203,6 +203,9 @@ share.coordinator.state.topic.min.isr=1
 
 # Local dev/tests: no 3 s wait before the first consumer group rebalance.
 group.initial.rebalance.delay.ms=0
+# Offset commits flushed at once rather than held up to 5 ms (the default) for others to share the write:
+# see docs/decisions/0003-kafka-locally-from-maven-central.md.
+group.coordinator.append.linger.ms=0
 EOF
 }
 

@@ -85,14 +85,18 @@ class FlakyConsumer:
         self.position = offset
 
 
+async def _eventually(done: Any, task: asyncio.Task[None]) -> None:
+    async with asyncio.timeout(5):
+        while not done():
+            assert not task.done(), task
+            await asyncio.sleep(0.01)
+
+
 async def _run_until(reader: ProjectionConsumer, consumer: FlakyConsumer, done: Any) -> None:
     task = asyncio.create_task(reader._run(cast(AIOKafkaConsumer, consumer)))
     reader._task = task
     try:
-        async with asyncio.timeout(5):
-            while not done():
-                assert not task.done(), task
-                await asyncio.sleep(0.01)
+        await _eventually(done, task)
     finally:
         task.cancel()
 
@@ -101,6 +105,7 @@ async def test_an_unforeseen_failure_rereads_the_batch_instead_of_ending_the_rea
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(projection_consumer, "_PAUSE_S", 0)
+    monkeypatch.setattr(projection_consumer, "_POLL_MS", 10)
     store = InMemoryTaskStore()
     reader = ProjectionConsumer(Settings(), Projector(store))
     event = TaskSubmitted(task_id="t1", tenant="acme", request=TaskRequest(description="x"))
@@ -112,12 +117,71 @@ async def test_an_unforeseen_failure_rereads_the_batch_instead_of_ending_the_rea
 
 async def test_a_reader_that_keeps_failing_says_it_is_not_alive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(projection_consumer, "_PAUSE_S", 0)
+    monkeypatch.setattr(projection_consumer, "_POLL_MS", 10)
     reader = ProjectionConsumer(Settings(), Projector(InMemoryTaskStore()))
     assert not reader.alive()  # not started
     event = TaskSubmitted(task_id="t1", tenant="acme", request=TaskRequest(description="x"))
     consumer = FlakyConsumer([_record(encode_event(event), [])], commit_failures=1_000)
     await _run_until(reader, consumer, lambda: not reader.alive())
     assert consumer.committed == 0
+
+
+class SlowCommits(FlakyConsumer):
+    """Commits that do not end until `released` is set, like a group coordinator that is slow to answer."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        super().__init__(records, commit_failures=0)
+        self.released = asyncio.Event()
+        self.commits: list[int] = []
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        await self.released.wait()
+        self.commits.append(offsets[self.tp])
+        await super().commit(offsets)
+
+
+def _submitted(*task_ids: str) -> list[ConsumerRecord[bytes, bytes]]:
+    return [
+        _record(
+            encode_event(TaskSubmitted(task_id=t, tenant="acme", request=TaskRequest(description="x"))),
+            [],
+            offset=i,
+        )
+        for i, t in enumerate(task_ids)
+    ]
+
+
+async def test_the_next_batch_is_projected_while_the_last_one_is_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projection_consumer, "_POLL_MS", 10)
+    store = InMemoryTaskStore()
+    reader = ProjectionConsumer(Settings(), Projector(store), max_records=1)
+    consumer = SlowCommits(_submitted("t1", "t2", "t3"))
+    task = asyncio.create_task(reader._run(cast(AIOKafkaConsumer, consumer)))
+    try:
+        await _eventually(lambda: len(store.tasks) == 3, task)
+        assert consumer.commits == []  # the first commit has not ended yet
+        consumer.released.set()
+        await _eventually(lambda: consumer.committed == 3, task)
+    finally:
+        task.cancel()
+    # what the batches after the first owed went out in one commit, once the first had ended
+    assert consumer.commits == [1, 3]
+
+
+async def test_a_stopping_reader_commits_what_it_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(projection_consumer, "_POLL_MS", 10)
+    store = InMemoryTaskStore()
+    reader = ProjectionConsumer(Settings(), Projector(store), max_records=1)
+    consumer = SlowCommits(_submitted("t1", "t2"))
+    task = asyncio.create_task(reader._run(cast(AIOKafkaConsumer, consumer)))
+    await _eventually(lambda: len(store.tasks) == 2, task)
+    task.cancel()
+    consumer.released.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert consumer.committed == 2
 
 
 class TroubledStore(InMemoryTaskStore):
