@@ -1,8 +1,8 @@
 """Each part a task cannot skip (bench/bounds.py), measured alone against the run's own servers.
 
-A part's latency is one use at a time (what a task waits for); its CPU per use is the cheapest way to use it
-many times (16 LLM calls in flight; documents written and read 100 to a query; 64 events in flight, read and
-committed a batch at a time), summed over this process and the server it talks to. The bounds are lower ones:
+A part's latency is one use at a time (what a task waits for); its CPU per use is the cheapest way found to use
+it many times (16 LLM calls in flight; records written 100 to a query; look-ups one by id, 16 at once; 64 events
+in flight, read and committed a batch at a time), summed over this process and the server it talks to. The bounds are lower ones:
 cheaper than the services' own use of each part, never dearer.
 """
 

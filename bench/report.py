@@ -397,12 +397,14 @@ cores, the sum bounds the throughput at about 2000 / sum tasks per second.
 ## What the design's parts allow
 Whatever the services do around them, one iteration of a task cannot skip these parts (`bench/bounds.py`
 lists them and why): two LLM calls through the `openai` client, a ledger look-up before each stage's work and a
-ledger record before each stage's publish, the Kafka hand-overs the floor measures, and through the gateway an
-HTTP request each way, the projection's write and the read that shows it. `bench/parts.py` measured each alone in
-this run, on the same servers: its latency one use at a time, and its CPU per use the cheapest way (16 LLM calls
-in flight; documents written and read 100 to a query; events 64 in flight, committed a batch at a time), in this
-process and in the server it talks to. Adding up only these parts gives the best any implementation of this
-design could do here, before decoding, validation, logs, spans or frameworks cost anything.
+ledger record before each stage's publish, the Kafka hand-overs the floor measures with each event encoded and
+decoded once, and through the gateway an HTTP request each way, the projection's write and the read that shows
+it. `bench/parts.py` measured each alone in this run, on the same servers: its latency one use at a time, and
+its CPU per use the cheapest way it found (16 LLM calls in flight; records written 100 to a query; look-ups one
+by id, 16 at once, as FerretDB scans the collection for a query by many ids; events 64 in flight, committed a
+batch at a time), in this process and in the server it talks to. Adding up only these parts gives the best any
+implementation of this design could do here, before logs, spans, frameworks or the handlers' own work cost
+anything.
 
 {chr(10).join(parts_table(results))}
 
