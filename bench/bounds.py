@@ -1,12 +1,13 @@
 """The best figures the design's own parts allow, from those parts measured alone (bench/parts.py).
 
-Whatever Troupe's code does, one iteration of a task cannot skip these: two LLM calls (plan, review) through the
-`openai` client; in each of the three stages a ledger look-up before its work and a ledger record before its
-publish (the reviewer records the review, then the task's end); the Kafka hand-overs the floor measures, each
-event encoded and decoded once as a validated contract; and, through the gateway, an HTTP request each way, the
-projection's write of the final state and the read that shows it. Everything else (logs, spans, the frameworks,
-the handlers' own logic, a stage's second look-up, the projection's reads of every event) comes on top of these, so the figures here are bounds for this design on this machine: a latency nothing built
-this way can go under, and a throughput nothing built this way can go over.
+Whatever Troupe's code does, one iteration of a task cannot skip these: two LLM calls (plan, review) through
+the `openai` client; in each of the three stages a ledger look-up before its work and a ledger record before
+its publish (the reviewer records the review, then the task's end); the Kafka hand-overs the floor measures,
+each event encoded and decoded once as a validated contract; and, through the gateway, an HTTP request each
+way, the projection's write of the final state and the read that shows it. Everything else (logs, spans, the
+frameworks, the handlers' own logic, a stage's second look-up, the projection's reads of every event) comes on
+top of these, so the figures here are bounds for this design on this machine: a latency nothing built this
+way can go under, and a throughput nothing built this way can go over.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Each part a task cannot skip (bench/bounds.py), measured alone against the run's own servers.
 
-A part's latency is one use at a time (what a task waits for); its CPU per use is the cheapest way found to use
-it many times (16 LLM calls in flight; records written 100 to a query; look-ups one by id, 16 at once; 64 events
-in flight, read and committed a batch at a time), summed over this process and the server it talks to. The bounds are lower ones:
-cheaper than the services' own use of each part, never dearer.
+A part's latency is one use at a time (what a task waits for); its CPU per use is the cheapest way found to
+use it many times (16 LLM calls in flight; records written 100 to a query; look-ups one by id, 16 at once; 64
+events in flight, read and committed a batch at a time), summed over this process and the server it talks to
+(a server that runs elsewhere, with no pid file under .troupe/run, counts for nothing). So each figure is
+cheaper than the services' own use of the part, never dearer.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ async def measure_parts(stack: Stack, settings: Settings) -> dict[str, Part]:
     parts = {
         CODEC: _event_codec(),
         LLM_CALL: await _llm_call(stack.llm_url, stack.llm.pid),
-        **await _ledger(settings.mongodb_uri, stack.database, servers["ferretdb"]),
-        EVENT: await _kafka_event(settings, f"{stack.prefix}.parts", servers["kafka broker"]),
+        **await _ledger(settings.mongodb_uri, stack.database, servers.get("ferretdb")),
+        EVENT: await _kafka_event(settings, f"{stack.prefix}.parts", servers.get("kafka broker")),
     }
     if stack.gateway_url:
         parts[HTTP] = await _http_round_trip(stack.gateway_url)
@@ -56,17 +57,18 @@ async def measure_parts(stack: Stack, settings: Settings) -> dict[str, Part]:
 
 
 async def _cpu_per_use(
-    uses: int, run: Callable[[], Awaitable[None]], server: tuple[str, int]
+    uses: int, run: Callable[[], Awaitable[None]], server: tuple[str, int | None]
 ) -> dict[str, float]:
-    """CPU milliseconds per use, of this process and of the server, over `run()` doing `uses` uses."""
+    """CPU milliseconds per use, of this process and of the server (if it runs here), over `run()` doing
+    `uses` uses."""
     name, pid = server
     # This process's clock is exact; a server's is in scheduler ticks (10 ms), hence the many uses.
-    mine, theirs = time.process_time(), cpu_seconds(pid)
+    mine, theirs = time.process_time(), cpu_seconds(pid) if pid else 0.0
     await run()
-    return {
-        "client": (time.process_time() - mine) * 1000 / uses,
-        name: (cpu_seconds(pid) - theirs) * 1000 / uses,
-    }
+    used = {"client": (time.process_time() - mine) * 1000 / uses}
+    if pid:
+        used[name] = (cpu_seconds(pid) - theirs) * 1000 / uses
+    return used
 
 
 async def _timed(count: int, use: Callable[[], Awaitable[object]]) -> list[float]:
@@ -89,7 +91,8 @@ async def _in_flight(count: int, at_once: int, use: Callable[[], Awaitable[objec
 
 
 def _event_codec() -> Part:
-    """A plan event, the kind the planner writes, encoded as a stage publishes it and decoded as the next reads it."""
+    """A plan event, the kind the planner writes, encoded as a stage publishes it and decoded as the next
+    reads it."""
     request = TaskRequest(description="add one and one")
     event = PlanCreated(
         task_id="0" * 32,
@@ -137,7 +140,7 @@ async def _llm_call(url: str, pid: int) -> Part:
     return {"latency": latency, "cpu_ms": cpu}
 
 
-async def _ledger(uri: str, database: str, pid: int) -> dict[str, Part]:
+async def _ledger(uri: str, database: str, pid: int | None) -> dict[str, Part]:
     """A ledger record's insert and look-up by id, on a collection of the run's database."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     records = client[database]["bench_parts"]
@@ -170,7 +173,7 @@ async def _ledger(uri: str, database: str, pid: int) -> dict[str, Part]:
     return {RECORD: {"latency": written, "cpu_ms": write_cpu}, LOOKUP: {"latency": read, "cpu_ms": read_cpu}}
 
 
-async def _kafka_event(settings: Settings, topic: str, pid: int) -> Part:
+async def _kafka_event(settings: Settings, topic: str, pid: int | None) -> Part:
     """Events of about a record's size produced with the services' acks, read back and committed."""
     bootstrap = settings.kafka_bootstrap_servers
     await ensure_topics(settings, [topic], settings.kafka_partitions)

@@ -16,7 +16,8 @@ the projection.
 
 Nothing ends the reader but `stop()`: an error nobody foresaw (in reading or projecting, or a bug) is logged,
 the failed batch is read again after a pause; one in committing is logged and its offsets kept for the next
-commit. `alive()` turns false after `_FAILING_AFTER` such failures in a row, which the gateway's liveness probe reports so that an orchestrator restarts the replica.
+commit. `alive()` turns false after `_FAILING_AFTER` such failures in a row, which the gateway's liveness
+probe reports so that an orchestrator restarts the replica.
 """
 
 from __future__ import annotations
