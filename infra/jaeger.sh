@@ -36,24 +36,9 @@ CONFIG=$DATA/jaeger.yaml
 LOG=$TROUPE_HOME/log/jaeger.log
 PIDFILE=$TROUPE_HOME/run/jaeger.pid
 
-say() { echo "==> jaeger: $*"; }
-die() { echo "jaeger: error: $*" >&2; exit 1; }
-
-show_log() {
-    [[ -f $LOG ]] || return 0
-    echo "--- last 30 lines of $LOG ---" >&2
-    tail -n 30 "$LOG" >&2
-}
-
-find_go() {
-    if command -v go >/dev/null; then
-        command -v go
-    elif [[ -x /usr/local/go/bin/go ]]; then
-        echo /usr/local/go/bin/go
-    else
-        die "install: Go toolchain not found (need 'go' on PATH or /usr/local/go/bin/go)"
-    fi
-}
+NAME=jaeger
+# shellcheck source=infra/daemon.sh
+source "$ROOT/infra/daemon.sh"
 
 install() {
     if [[ -x $BIN && "$(cat "$MARKER" 2>/dev/null)" == "$VERSION" ]]; then
@@ -158,16 +143,6 @@ EOF
 
 # Prints the pid of our server, if the pid file names a live process running our binary
 # (a stale file may name a pid the kernel has since reused for something else).
-running_pid() {
-    local pid args
-    [[ -f $PIDFILE ]] || return 1
-    pid=$(<"$PIDFILE")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
-    [[ $args == "$BIN "* ]] || return 1
-    echo "$pid"
-}
-
 port_open() {
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
@@ -235,40 +210,6 @@ start() {
     echo "$pid" >"$PIDFILE"
     wait_until_answering "$pid"
     say "running: OTLP http://$HOST:$OTLP_PORT, API http://$HOST:$PORT (pid $pid)"
-}
-
-# Serialises start and stop, so two concurrent starts cannot launch two servers behind one pid file.
-lock() {
-    mkdir -p "$(dirname "$PIDFILE")"
-    exec 9>"$PIDFILE.lock"
-    if command -v flock >/dev/null; then flock 9; fi
-}
-
-wait_for_exit() {
-    local pid=$1 i
-    for ((i = 0; i < $2 * 5; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.2
-    done
-    ! kill -0 "$pid" 2>/dev/null
-}
-
-stop() {
-    local pid
-    if ! pid=$(running_pid); then
-        rm -f "$PIDFILE"
-        say "not running"
-        return 0
-    fi
-    say "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! wait_for_exit "$pid" "$STOP_GRACE"; then
-        say "no exit after ${STOP_GRACE}s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_for_exit "$pid" 5 || die "stop: pid $pid survived SIGKILL"
-    fi
-    rm -f "$PIDFILE"
-    say "stopped"
 }
 
 status() {

@@ -1,0 +1,73 @@
+# What the scripts of the servers built from the Go module proxy (ferretdb.sh, jaeger.sh, temporal.sh) share:
+# messages, the log's tail, the Go toolchain, the pid file and its lock, and stopping.
+#
+# Sourced, not run. The sourcing script sets first:
+#   NAME        the server's name in messages ("ferretdb")
+#   BIN         the binary it runs: a pid counts as the server's only if its command line starts with it
+#   LOG         the server's log
+#   PIDFILE     where its pid is kept
+#   STOP_GRACE  seconds between SIGTERM and SIGKILL
+
+say() { echo "==> $NAME: $*"; }
+die() { echo "$NAME: error: $*" >&2; exit 1; }
+
+show_log() {
+    [[ -f $LOG ]] || return 0
+    echo "--- last 30 lines of $LOG ---" >&2
+    tail -n 30 "$LOG" >&2
+}
+
+find_go() {
+    if command -v go >/dev/null; then
+        command -v go
+    elif [[ -x /usr/local/go/bin/go ]]; then
+        echo /usr/local/go/bin/go
+    else
+        die "install: Go toolchain not found (need 'go' on PATH or /usr/local/go/bin/go)"
+    fi
+}
+
+# The pid in the pid file, if that process is alive and is our binary (not a reused pid).
+running_pid() {
+    local pid args
+    [[ -f $PIDFILE ]] || return 1
+    pid=$(<"$PIDFILE")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+    [[ $args == "$BIN "* ]] || return 1
+    echo "$pid"
+}
+
+# Serialises start and stop, so two concurrent starts cannot launch two servers behind one pid file.
+lock() {
+    mkdir -p "$(dirname "$PIDFILE")"
+    exec 9>"$PIDFILE.lock"
+    if command -v flock >/dev/null; then flock 9; fi
+}
+
+wait_for_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2 * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    ! kill -0 "$pid" 2>/dev/null
+}
+
+stop() {
+    local pid
+    if ! pid=$(running_pid); then
+        rm -f "$PIDFILE"
+        say "not running"
+        return 0
+    fi
+    say "stopping pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_for_exit "$pid" "$STOP_GRACE"; then
+        say "no exit after ${STOP_GRACE}s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_for_exit "$pid" 5 || die "stop: pid $pid survived SIGKILL"
+    fi
+    rm -f "$PIDFILE"
+    say "stopped"
+}
