@@ -1,5 +1,6 @@
 # What the scripts of the servers built from the Go module proxy (ferretdb.sh, jaeger.sh, temporal.sh) share:
-# messages, the log's tail, the Go toolchain, the pid file and its lock, and stopping.
+# messages, the log's tail, the Go toolchain, the pid file and its lock, waiting for the server to answer, and
+# stopping.
 #
 # Sourced, not run. The sourcing script sets first:
 #   NAME        the server's name in messages ("ferretdb")
@@ -7,6 +8,8 @@
 #   LOG         the server's log
 #   PIDFILE     where its pid is kept
 #   STOP_GRACE  seconds between SIGTERM and SIGKILL
+#   START_TIMEOUT  seconds a start may take to answer
+# and defines `answering`: whether the server answers as it should once started.
 
 say() { echo "==> $NAME: $*"; }
 die() { echo "$NAME: error: $*" >&2; exit 1; }
@@ -43,6 +46,28 @@ lock() {
     mkdir -p "$(dirname "$PIDFILE")"
     exec 9>"$PIDFILE.lock"
     if command -v flock >/dev/null; then flock 9; fi
+}
+
+# Waits until the server (pid $1, reached at $2) answers; says so every 5 s, and gives up with its log's tail
+# if it exits or START_TIMEOUT runs out.
+wait_until_answering() {
+    local pid=$1 where=$2 started=$SECONDS waited reported=0
+    until answering; do
+        waited=$((SECONDS - started))
+        if ! kill -0 "$pid" 2>/dev/null; then
+            show_log
+            die "start: server process $pid exited during startup (log: $LOG)"
+        fi
+        if ((waited >= START_TIMEOUT)); then
+            show_log
+            die "start: no answer on $where after ${START_TIMEOUT}s (pid $pid still running; log: $LOG)"
+        fi
+        if ((waited - reported >= 5)); then
+            say "waiting for $where (${waited}s/${START_TIMEOUT}s)"
+            reported=$waited
+        fi
+        sleep 0.25
+    done
 }
 
 wait_for_exit() {

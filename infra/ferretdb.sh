@@ -115,26 +115,6 @@ answering() {
     [[ $reply == *"$OK_HEX"* ]]
 }
 
-wait_until_answering() {
-    local pid=$1 started=$SECONDS waited reported=0
-    while ! answering; do
-        waited=$((SECONDS - started))
-        if ! kill -0 "$pid" 2>/dev/null; then
-            show_log
-            die "start: server process $pid exited during startup (log: $LOG)"
-        fi
-        if ((waited >= START_TIMEOUT)); then
-            show_log
-            die "start: no answer on $HOST:$PORT after ${START_TIMEOUT}s (pid $pid still running; log: $LOG)"
-        fi
-        if ((waited - reported >= 5)); then
-            say "waiting for $HOST:$PORT (${waited}s/${START_TIMEOUT}s)"
-            reported=$waited
-        fi
-        sleep 0.25
-    done
-}
-
 start() {
     local pid addr
     install
@@ -147,7 +127,7 @@ start() {
             return 0
         fi
         say "pid $pid is starting, waiting for it"
-        wait_until_answering "$pid"
+        wait_until_answering "$pid" "$HOST:$PORT"
         say "running on $HOST:$PORT (pid $pid)"
         return 0
     fi
@@ -167,7 +147,7 @@ start() {
         >>"$LOG" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$PIDFILE"
-    wait_until_answering "$pid"
+    wait_until_answering "$pid" "$HOST:$PORT"
     say "running on $HOST:$PORT (pid $pid)"
 }
 

@@ -159,26 +159,6 @@ answering() {
     [[ $code == 200 ]]
 }
 
-wait_until_answering() {
-    local pid=$1 started=$SECONDS waited reported=0
-    while ! answering; do
-        waited=$((SECONDS - started))
-        if ! kill -0 "$pid" 2>/dev/null; then
-            show_log
-            die "start: server process $pid exited during startup (log: $LOG)"
-        fi
-        if ((waited >= START_TIMEOUT)); then
-            show_log
-            die "start: not ready on $HOST:$PORT after ${START_TIMEOUT}s (pid $pid still running; log: $LOG)"
-        fi
-        if ((waited - reported >= 5)); then
-            say "waiting for http://$HOST:$PORT (${waited}s/${START_TIMEOUT}s)"
-            reported=$waited
-        fi
-        sleep 0.5
-    done
-}
-
 start() {
     local pid port
     install
@@ -188,7 +168,7 @@ start() {
             return 0
         fi
         say "pid $pid is starting, waiting for it"
-        wait_until_answering "$pid"
+        wait_until_answering "$pid" "http://$HOST:$PORT"
         say "running: OTLP http://$HOST:$OTLP_PORT, API http://$HOST:$PORT (pid $pid)"
         return 0
     fi
@@ -208,7 +188,7 @@ start() {
     setsid nohup "$BIN" --config "$CONFIG" >>"$LOG" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$PIDFILE"
-    wait_until_answering "$pid"
+    wait_until_answering "$pid" "http://$HOST:$PORT"
     say "running: OTLP http://$HOST:$OTLP_PORT, API http://$HOST:$PORT (pid $pid)"
 }
 

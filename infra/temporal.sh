@@ -65,31 +65,11 @@ answering() {
         && timeout 10 "$BIN" operator namespace describe --namespace default --address "$HOST:$PORT" >/dev/null 2>&1
 }
 
-wait_until_ready() {
-    local pid=$1 started=$SECONDS waited reported=0
-    until answering; do
-        waited=$((SECONDS - started))
-        if ! kill -0 "$pid" 2>/dev/null; then
-            show_log
-            die "start: server process $pid exited during startup (log: $LOG)"
-        fi
-        if ((waited >= START_TIMEOUT)); then
-            show_log
-            die "start: no answer on $HOST:$PORT after ${START_TIMEOUT}s (pid $pid still running; log: $LOG)"
-        fi
-        if ((waited - reported >= 5)); then
-            say "waiting for $HOST:$PORT (${waited}s/${START_TIMEOUT}s)"
-            reported=$waited
-        fi
-        sleep 0.25
-    done
-}
-
 start() {
     local pid
     install
     if pid=$(running_pid); then
-        wait_until_ready "$pid"
+        wait_until_answering "$pid" "$HOST:$PORT"
         say "already running on $HOST:$PORT (pid $pid)"
         return 0
     fi
@@ -105,7 +85,7 @@ start() {
         >>"$LOG" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$PIDFILE"
-    wait_until_ready "$pid"
+    wait_until_answering "$pid" "$HOST:$PORT"
     say "running on $HOST:$PORT (pid $pid)"
 }
 
