@@ -3,6 +3,7 @@
 # stopping.
 #
 # Sourced, not run. The sourcing script sets first:
+#   TROUPE_HOME where builds and downloads are cached
 #   NAME        the server's name in messages ("ferretdb")
 #   BIN         the binary it runs: a pid counts as the server's only if its command line starts with it
 #   LOG         the server's log
@@ -20,17 +21,31 @@ show_log() {
     tail -n 30 "$LOG" >&2
 }
 
-find_go() {
+# Sets GO to the Go toolchain, and keeps every Go download and build artefact inside TROUPE_HOME
+# (-modcacherw lets `rm -rf .troupe` work).
+use_go() {
     if command -v go >/dev/null; then
-        command -v go
+        GO=$(command -v go)
     elif [[ -x /usr/local/go/bin/go ]]; then
-        echo /usr/local/go/bin/go
+        GO=/usr/local/go/bin/go
     else
         die "install: Go toolchain not found (need 'go' on PATH or /usr/local/go/bin/go)"
     fi
+    export GOPATH=$TROUPE_HOME/cache/go
+    export GOMODCACHE=$GOPATH/mod GOCACHE=$GOPATH/build GOFLAGS=-modcacherw CGO_ENABLED=0
 }
 
-# The pid in the pid file, if that process is alive and is our binary (not a reused pid).
+# Downloads module@version $1 from the Go module proxy and prints where its source is.
+module_source() {
+    local json src
+    json=$("$GO" mod download -json "$1") || die "install: 'go mod download $1' failed: $json"
+    src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
+    [[ -d $src ]] || die "install: go mod download returned no source directory"
+    echo "$src"
+}
+
+# Prints the pid of our server, if the pid file names a live process running our binary (a stale file may
+# name a pid the kernel has since reused for something else).
 running_pid() {
     local pid args
     [[ -f $PIDFILE ]] || return 1

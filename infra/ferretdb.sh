@@ -42,18 +42,11 @@ install() {
     if [[ -x $BIN && "$(cat "$MARKER" 2>/dev/null)" == "$BUILD" ]]; then
         return 0
     fi
-    local go json src
-    go=$(find_go)
-    # Keep every Go download and build artefact inside TROUPE_HOME; -modcacherw lets `rm -rf .troupe` work.
-    export GOPATH=$TROUPE_HOME/cache/go
-    export GOMODCACHE=$GOPATH/mod GOCACHE=$GOPATH/build GOFLAGS=-modcacherw CGO_ENABLED=0
-
+    local src
+    use_go
     say "building $VERSION from the Go module proxy (first run only, 1-3 min)"
     say "downloading $MODULE@$VERSION"
-    json=$("$go" mod download -json "$MODULE@$VERSION") \
-        || die "install: 'go mod download $MODULE@$VERSION' failed: $json"
-    src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
-    [[ -d $src ]] || die "install: go mod download returned no source directory"
+    src=$(module_source "$MODULE@$VERSION")
 
     # The module zip lacks build/version/version.txt (git-ignored upstream) and the binary panics
     # without it, so build from a writable copy with the file added.
@@ -65,9 +58,9 @@ install() {
     patch_id_lookups "$CACHE/src"
 
     say "fetching dependencies"
-    (cd "$CACHE/src" && "$go" mod download) || die "install: fetching Go dependencies failed"
+    (cd "$CACHE/src" && "$GO" mod download) || die "install: fetching Go dependencies failed"
     say "compiling (the slow part)"
-    (cd "$CACHE/src" && "$go" build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) || die "install: go build failed"
+    (cd "$CACHE/src" && "$GO" build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) || die "install: go build failed"
     mv -f "$BIN.tmp" "$BIN"
     echo "$BUILD" >"$MARKER"
     say "installed $VERSION at $BIN"
@@ -85,8 +78,6 @@ patch_id_lookups() {
         || die "install: could not patch the _id lookups of $VERSION in $file (has the source changed?)"
 }
 
-# Prints the pid of our server, if the pid file names a live process running our binary
-# (a stale file may name a pid the kernel has since reused for something else).
 listen_addr_of() {
     ps -o args= -p "$1" | sed -n 's/.*--listen-addr=\([^ ]*\).*/\1/p'
 }

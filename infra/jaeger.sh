@@ -44,18 +44,11 @@ install() {
     if [[ -x $BIN && "$(cat "$MARKER" 2>/dev/null)" == "$VERSION" ]]; then
         return 0
     fi
-    local go json src started=$SECONDS
-    go=$(find_go)
-    # Every Go download and build artefact stays inside TROUPE_HOME; -modcacherw lets `rm -rf .troupe` work.
-    export GOPATH=$TROUPE_HOME/cache/go
-    export GOMODCACHE=$GOPATH/mod GOCACHE=$GOPATH/build GOFLAGS=-modcacherw CGO_ENABLED=0
-
+    local src started=$SECONDS
+    use_go
     say "building $VERSION from the Go module proxy (first run only, 10-25 min)"
     say "downloading $MODULE@$VERSION"
-    json=$("$go" mod download -json "$MODULE@$VERSION") \
-        || die "install: 'go mod download $MODULE@$VERSION' failed: $json"
-    src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$json")
-    [[ -d $src ]] || die "install: go mod download returned no source directory"
+    src=$(module_source "$MODULE@$VERSION")
 
     # `go install module@version` refuses modules with replace directives, which Jaeger has; building
     # inside a copy of the module honours them.
@@ -67,10 +60,10 @@ install() {
     # Only the modules the binary imports (~1.3 GB), not the whole module graph `go mod download` would fetch
     # (~2.9 GB). Its hundreds of "go: downloading" lines are shown only if it fails.
     say "fetching dependencies"
-    (cd "$CACHE/src" && "$go" list -deps ./cmd/jaeger >/dev/null 2>"$CACHE/fetch.log") \
+    (cd "$CACHE/src" && "$GO" list -deps ./cmd/jaeger >/dev/null 2>"$CACHE/fetch.log") \
         || { tail -n 30 "$CACHE/fetch.log" >&2; die "install: fetching Go dependencies failed"; }
     say "compiling (the slow part)"
-    (cd "$CACHE/src" && "$go" build -trimpath -o "$BIN.tmp" ./cmd/jaeger) || die "install: go build failed"
+    (cd "$CACHE/src" && "$GO" build -trimpath -o "$BIN.tmp" ./cmd/jaeger) || die "install: go build failed"
     mv -f "$BIN.tmp" "$BIN"
     echo "$VERSION" >"$MARKER"
     rm -rf "$CACHE/src" "$CACHE/fetch.log"
@@ -141,8 +134,6 @@ exporters:
 EOF
 }
 
-# Prints the pid of our server, if the pid file names a live process running our binary
-# (a stale file may name a pid the kernel has since reused for something else).
 port_open() {
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }

@@ -35,16 +35,13 @@ install() {
     if [[ -x $BIN && "$(cat "$MARKER" 2>/dev/null)" == "$VERSION" ]]; then
         return 0
     fi
-    local go started=$SECONDS
-    go=$(find_go)
-    # Every Go download and build artefact stays inside TROUPE_HOME; -modcacherw lets `rm -rf .troupe` work.
-    export GOPATH=$TROUPE_HOME/cache/go
-    export GOMODCACHE=$GOPATH/mod GOCACHE=$GOPATH/build GOFLAGS=-modcacherw CGO_ENABLED=0
+    local started=$SECONDS
+    use_go
     export GOBIN=$CACHE/bin.tmp
     say "building the Temporal CLI $VERSION from the Go module proxy (first run only, a few minutes)"
     rm -rf "$GOBIN"
     mkdir -p "$GOBIN"
-    "$go" install -trimpath "$PACKAGE@$VERSION" || die "install: 'go install $PACKAGE@$VERSION' failed"
+    "$GO" install -trimpath "$PACKAGE@$VERSION" || die "install: 'go install $PACKAGE@$VERSION' failed"
     mkdir -p "$CACHE/bin"
     mv -f "$GOBIN/temporal" "$BIN"
     rm -rf "$GOBIN"
@@ -54,7 +51,6 @@ install() {
     say "installed $VERSION at $BIN in $((SECONDS - started)) s"
 }
 
-# Prints the pid of our server, if the pid file names a live process running our binary.
 port_open() {
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
