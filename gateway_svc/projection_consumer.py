@@ -230,8 +230,7 @@ class _Commits:
             async with asyncio.timeout(_FINAL_COMMIT_S):
                 if self._running is not None:
                     await self._running
-                if self._owed:
-                    await consumer.commit(self._owed)
+                await self._commit_owed(consumer)
 
     async def _commit_owed(self, consumer: AIOKafkaConsumer) -> None:
         while self._owed:
