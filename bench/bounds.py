@@ -56,7 +56,6 @@ PART_USES: dict[str, Uses] = {
 
 @dataclass(frozen=True)
 class Bounds:
-    floor_ms: float  # the Kafka floor the latencies start from
     kafka_ms: float  # task.submitted published until task.finished consumed
     http_ms: float  # POST until a GET shows the final status
     cpu_ms: float  # CPU per task, every process on the machine
@@ -81,4 +80,4 @@ def bounds(
     http = kafka + sum(uses.through_gateway * p50_ms.get(part, 0.0) for part, uses in PART_USES.items())
     cpu = sum(uses.per_task * sum(cpu_ms.get(part, {}).values()) for part, uses in PART_USES.items())
     stub = PART_USES[LLM_CALL].per_task * cpu_ms.get(LLM_CALL, {}).get("llm", 0.0)
-    return Bounds(floor_ms=floor_ms, kafka_ms=kafka, http_ms=http, cpu_ms=cpu, stub_cpu_ms=stub, cores=cores)
+    return Bounds(kafka_ms=kafka, http_ms=http, cpu_ms=cpu, stub_cpu_ms=stub, cores=cores)

@@ -166,7 +166,7 @@ async def _ledger(uri: str, database: str, pid: int | None) -> dict[str, Part]:
         write_cpu = await _cpu_per_use(BATCHED, insert_batches, ("ferretdb", pid))
         read = await _timed(SERIAL, find_one)
         # One by one, 16 at once: FerretDB's SQLite backend answers `_id: {$in: [...]}` by scanning the
-        # collection (about 1.5 ms of its CPU per document found, against about 0.4-0.5 for a `find_one` by id).
+        # collection (about 1.5 ms of its CPU per document found, against 0.7 for one `find_one` by id).
         read_cpu = await _cpu_per_use(MANY, lambda: _in_flight(MANY, 16, find_one), ("ferretdb", pid))
     finally:
         await client.close()

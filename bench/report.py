@@ -176,7 +176,7 @@ def parts_table(results: Results) -> list[str]:
         latency = (
             f"{summary_ms(part['latency'])['p50']:.2f}"
             if part.get("latency")
-            else ("(in the floor)" if name == EVENT else "-")
+            else ("(in the floor)" if uses.on_path == 0 and name == EVENT else "-")
         )
         cpu = part.get("cpu_ms", {})
         by = ", ".join(f"{process} {ms:.3f}" for process, ms in cpu.items()) or "-"
@@ -184,7 +184,8 @@ def parts_table(results: Results) -> list[str]:
             f"| {name} | {uses.on_path} / {uses.through_gateway} / {uses.per_task} | {latency} "
             f"| {f'{sum(cpu.values()):.3f}' if cpu else '-'} | {by} |"
         )
-    floor, best = found.floor_ms, best_throughput(results)
+    floor = summary_ms(results["latency"]["floor"]["iteration"])["p50"]
+    best = best_throughput(results)
     lines += [
         "",
         f"- **Least latency over Kafka**: the floor {floor:.1f} ms plus the parts on the critical path = "

@@ -230,7 +230,8 @@ class _Commits:
             async with asyncio.timeout(_FINAL_COMMIT_S):
                 if self._running is not None:
                     await self._running
-                await self._commit_owed(consumer)
+                if self._owed:
+                    await consumer.commit(self._owed)
 
     async def _commit_owed(self, consumer: AIOKafkaConsumer) -> None:
         while self._owed:

@@ -1,12 +1,11 @@
-# What the scripts of the local servers share: messages, the log's tail, the Go toolchain (for the ones built
-# from the Go module proxy: ferretdb.sh, jaeger.sh, temporal.sh), the pid file and its lock, waiting for the
-# server to answer, and stopping. sandbox.sh uses it too, with a pid check of its own.
+# What the scripts of the servers built from the Go module proxy (ferretdb.sh, jaeger.sh, temporal.sh) share:
+# messages, the log's tail, the Go toolchain, the pid file and its lock, waiting for the server to answer, and
+# stopping.
 #
 # Sourced, not run. The sourcing script sets first:
 #   TROUPE_HOME where builds and downloads are cached
 #   NAME        the server's name in messages ("ferretdb")
 #   BIN         the binary it runs: a pid counts as the server's only if its command line starts with it
-#               (or defines its own `running_pid` after sourcing this)
 #   LOG         the server's log
 #   PIDFILE     where its pid is kept
 #   STOP_GRACE  seconds between SIGTERM and SIGKILL

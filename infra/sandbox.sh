@@ -34,9 +34,8 @@ LOG=$TROUPE_HOME/log/sandbox.log
 INSTALL_LOG=$TROUPE_HOME/log/sandbox-install.log
 PIDFILE=$TROUPE_HOME/run/sandbox.pid
 
-NAME=sandbox
-# shellcheck source=infra/daemon.sh
-source "$ROOT/infra/daemon.sh"
+say() { echo "==> sandbox: $*"; }
+die() { echo "sandbox: error: $*" >&2; exit 1; }
 
 # A failed step: name it, point at its log and show the tail so the cause is visible right away.
 fail() {
@@ -148,6 +147,21 @@ answering() {
     [[ -S $SOCK ]] && [[ $(curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping 2>/dev/null) == OK ]]
 }
 
+wait_until_answering() {
+    local pid=$1 started=$SECONDS waited
+    while ! answering; do
+        waited=$((SECONDS - started))
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$PIDFILE"
+            fail "start: the podman service (pid $pid) exited during startup" "$LOG"
+        fi
+        if ((waited >= START_TIMEOUT)); then
+            fail "start: no answer on $SOCK after ${START_TIMEOUT}s (pid $pid still running)" "$LOG"
+        fi
+        sleep 0.2
+    done
+}
+
 start() {
     local pid
     if ((EUID != 0)); then
@@ -164,7 +178,7 @@ start() {
             return 0
         fi
         say "pid $pid is starting, waiting for it"
-        wait_until_answering "$pid" "unix://$SOCK"
+        wait_until_answering "$pid"
         say "running on unix://$SOCK (pid $pid)"
         return 0
     fi
@@ -178,11 +192,32 @@ start() {
         >>"$LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"
-    wait_until_answering "$pid" "unix://$SOCK"
+    wait_until_answering "$pid"
     say "running on unix://$SOCK (pid $pid)"
 }
 
 # --- stop / status ---------------------------------------------------------------------------------------
+
+stop() {
+    local pid deadline
+    if ! pid=$(running_pid); then
+        rm -f "$PIDFILE"
+        say "not running"
+        return 0
+    fi
+    say "stopping pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_GRACE))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+        sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "no exit after ${STOP_GRACE}s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDFILE" "$SOCK"
+    say "stopped"
+}
 
 status() {
     local pid
@@ -201,7 +236,7 @@ status() {
 case ${1:-} in
     install) install; say "ready: image $IMAGE, bwrap $(command -v bwrap)" ;;
     start) start ;;
-    stop) stop; rm -f "$SOCK" ;;
+    stop) stop ;;
     status) status ;;
     *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
 esac
