@@ -267,7 +267,7 @@ def main() -> int:
             "TROUPE_KAFKA_FETCH_MAX_WAIT_MS", str(settings.kafka_fetch_max_wait_ms)
         )
         results["settings"].setdefault("TROUPE_KAFKA_PARTITIONS", str(settings.kafka_partitions))
-        results["settings"].setdefault("TROUPE_KAFKA_CONSUMER_WORKERS", str(settings.kafka_consumer_workers))
+        results["settings"].setdefault("TROUPE_KAFKA_MAX_IN_FLIGHT", str(settings.kafka_max_in_flight))
         results["settings"].setdefault("TROUPE_LOG_LEVEL", settings.log_level)
         http = not args.no_gateway and stack.start_gateway()
         if not http:

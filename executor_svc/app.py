@@ -47,13 +47,11 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         await execute_plan(event, deps)
 
     subscribe_events(
-        runtime.broker,
-        settings,
+        runtime.consumers,
         settings.topics.plan_created,
         group=group_name(settings, SERVICE),
         handler=on_plan_created,
         expected=(PlanCreated,),
-        dead_letters=runtime.dead_letters,
     )
 
     # No consumer group: every replica must hear every cancel, since any of them may run the task.

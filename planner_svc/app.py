@@ -46,13 +46,7 @@ def create_app(settings: Settings) -> FastStream:
         await cancel_task(event, deps)
 
     topics = settings.topics
-    subscribe = partial(
-        subscribe_events,
-        runtime.broker,
-        settings,
-        group=group_name(settings, SERVICE),
-        dead_letters=runtime.dead_letters,
-    )
+    subscribe = partial(subscribe_events, runtime.consumers, group=group_name(settings, SERVICE))
     subscribe(topics.task_submitted, handler=on_task_submitted, expected=(TaskSubmitted,))
     subscribe(topics.review_completed, handler=on_review_completed, expected=(ReviewCompleted,))
     subscribe(topics.cancel_requested, handler=on_cancel_requested, expected=(CancelRequested,))

@@ -46,13 +46,11 @@ def create_app(settings: Settings) -> FastStream:
         await review_execution(event, deps)
 
     subscribe_events(
-        runtime.broker,
-        settings,
+        runtime.consumers,
         settings.topics.execution_completed,
         group=group_name(settings, SERVICE),
         handler=on_execution_completed,
         expected=(ExecutionCompleted,),
-        dead_letters=runtime.dead_letters,
     )
     return create_worker_app(
         runtime, on_startup={"MongoDB: creating the LLM cache's indexes": cache.ensure_indexes}

@@ -4,39 +4,44 @@
   `max_event_bytes` is refused before it is parsed.
 - A payload that is not a valid event for this topic, or not keyed by its task id, is dead-lettered and
   committed: it never blocks the partition.
-- A handler that raises is retried (the offset is not committed, so Kafka redelivers it) with a growing
-  pause. A transient infrastructure error (`troupe.errors`: Kafka or MongoDB unreachable) is retried for as
-  long as it lasts, the pause capped at 5 s: the partition waits, in order, for the outage to end. Any other
-  error is dead-lettered after `handler_max_attempts`, so the partition moves on.
-- The offset is committed only after the handler returns, i.e. after its output was published.
+- A handler that raises is retried in place, with a growing pause, while the other tasks' events on its
+  partition keep flowing (`troupe.parallel_consumer` runs each key on its own). A transient infrastructure
+  error (`troupe.errors`: Kafka or MongoDB unreachable) is retried for as long as it lasts, the pause capped
+  at 5 s. Any other error is dead-lettered after `handler_max_attempts`.
+- An event counts as finished, and its offset may be committed, only after the handler returned (its output
+  published) or the event was dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
-from faststream.kafka import KafkaBroker
-from faststream.message import StreamMessage
-from faststream.middlewares import AckPolicy
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 
 from schemas import Envelope, InvalidEvent, decode_event
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
 from troupe.errors import brief, is_transient
 from troupe.event_limits import check_event_size
 from troupe.logs import get_logger
-from troupe.metrics import record_stage
+from troupe.metrics import record_stage, watch_in_flight
+from troupe.parallel_consumer import ParallelConsumer, Process
 from troupe.settings import Settings
 from troupe.telemetry import current_trace_id
 
-__all__ = ["Handler", "read_event", "subscribe_events"]
+__all__ = ["EventConsumers", "Handler", "Route", "deliver", "read_event", "subscribe_events"]
 
 E = TypeVar("E", bound=Envelope)
 Handler = Callable[[E], Awaitable[None]]
 log = get_logger(__name__)
+_tracer = trace.get_tracer("troupe.consuming")
 
 
 def read_event(message: RefusedMessage, expected: tuple[type[E], ...], max_bytes: int) -> E:
@@ -54,84 +59,155 @@ def read_event(message: RefusedMessage, expected: tuple[type[E], ...], max_bytes
     return event
 
 
-async def _body_as_is(message: StreamMessage[Any]) -> bytes:
-    """The body undecoded: `read_event` decodes it with the schemas codec, so FastStream need not parse the
-    JSON a first time."""
-    return message.body
-
-
 def _backoff_s(attempt: int) -> float:
     return float(min(0.2 * 2 ** (attempt - 1), 5.0))
 
 
+@dataclass(frozen=True)
+class Route:
+    handler: Callable[[Envelope], Awaitable[None]]
+    expected: tuple[type[Envelope], ...]
+
+
+class EventConsumers:
+    """A service's consumer groups: one `ParallelConsumer` each, started after the broker and stopped before it."""
+
+    def __init__(self, settings: Settings, dead_letters: DeadLetterSink) -> None:
+        self._settings = settings
+        self._dead_letters = dead_letters
+        self._routes: dict[str, dict[str, Route]] = {}
+        self.running: list[ParallelConsumer] = []
+
+    def subscribe(self, topic: str, group: str, route: Route) -> None:
+        self._routes.setdefault(group, {})[topic] = route
+
+    def groups(self) -> Mapping[str, tuple[str, ...]]:
+        return {group: tuple(routes) for group, routes in self._routes.items()}
+
+    async def start(self) -> None:
+        for group, routes in self._routes.items():
+            consumer = ParallelConsumer(
+                lambda group=group: self._kafka_consumer(group),  # type: ignore[misc]
+                {topic: self._process(route) for topic, route in routes.items()},
+                limit=self._settings.kafka_max_in_flight,
+                commit_interval_s=self._settings.kafka_commit_interval_ms / 1000,
+                revoke_grace_s=self._settings.kafka_revoke_grace_s,
+                fetch_wait_ms=self._settings.kafka_fetch_max_wait_ms,
+                name=group,
+            )
+            await consumer.start()
+            watch_in_flight(group, lambda consumer=consumer: consumer.in_flight)  # type: ignore[misc]
+            self.running.append(consumer)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(consumer.stop() for consumer in self.running))
+        self.running.clear()
+
+    def _kafka_consumer(self, group: str) -> AIOKafkaConsumer:
+        settings = self._settings
+        return AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"{settings.service_name}-{group}",
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            max_partition_fetch_bytes=settings.kafka_max_message_bytes,
+            fetch_max_bytes=max(settings.kafka_max_message_bytes, 50 * 1024 * 1024),
+        )
+
+    def _process(self, route: Route) -> Process:
+        async def process(record: ConsumerRecord[bytes, bytes]) -> None:
+            message = RefusedMessage(
+                record.topic, record.partition, record.offset, record.key, record.value or b""
+            )
+            with _consume_span(record):
+                await deliver(message, route, self._settings, self._dead_letters)
+
+        return process
+
+
+async def deliver(
+    message: RefusedMessage, route: Route, settings: Settings, dead_letters: DeadLetterSink
+) -> None:
+    """Decode, handle with retries, or dead-letter: returns once the message is finished either way."""
+    try:
+        event = read_event(message, route.expected, settings.max_event_bytes)
+    except InvalidEvent as exc:
+        log.warning("event.refused", topic=message.topic, offset=message.offset, reason=exc.reason)
+        await _dead_letter(dead_letters, message, exc.reason)
+        return
+    attempts = waits = 0
+    # Every log line the handler writes names its task and trace.
+    with structlog.contextvars.bound_contextvars(
+        task_id=event.task_id, trace_id=current_trace_id(), event_type=event.type
+    ):
+        while True:
+            started = time.monotonic()
+            try:
+                await route.handler(event)
+            except Exception as exc:
+                record_stage(event.type, "error", time.monotonic() - started)
+                if is_transient(exc):
+                    # Kafka or MongoDB is away: every event would fail alike, so none is dead-lettered.
+                    waits += 1
+                    log.warning("event.retry_transient", attempt=waits, error=brief(exc))
+                    await asyncio.sleep(_backoff_s(waits))
+                    continue
+                attempts += 1
+                if attempts >= settings.handler_max_attempts:
+                    reason = f"handler failed {attempts} times, last with {type(exc).__name__}: {exc}"
+                    log.error("event.dead_lettered", reason=reason)
+                    await _dead_letter(dead_letters, message, reason)
+                    return
+                log.warning("event.retry", attempt=attempts, error=repr(exc))
+                await asyncio.sleep(_backoff_s(attempts))
+                continue
+            record_stage(event.type, "ok", time.monotonic() - started)
+            return
+
+
+async def _dead_letter(dead_letters: DeadLetterSink, message: RefusedMessage, reason: str) -> None:
+    """Send the letter, waiting out a Kafka outage: the message is finished only once its letter is written."""
+    waits = 0
+    while True:
+        try:
+            await dead_letters.send(message, reason)
+            return
+        except Exception as exc:
+            if not is_transient(exc):
+                # Nothing else can be done with it; holding it would stop the partition's commits for good.
+                log.error("dead_letter.failed", topic=message.topic, offset=message.offset, error=brief(exc))
+                return
+            waits += 1
+            log.warning("dead_letter.retry_transient", attempt=waits, error=brief(exc))
+            await asyncio.sleep(_backoff_s(waits))
+
+
+def _consume_span(record: ConsumerRecord[bytes, bytes]) -> AbstractContextManager[trace.Span]:
+    """A consume span continuing the publisher's trace from the record's `traceparent` header."""
+    carrier = {name: value.decode(errors="replace") for name, value in record.headers or ()}
+    return _tracer.start_as_current_span(
+        f"{record.topic} process",
+        context=propagate.extract(carrier),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+        },
+    )
+
+
 def subscribe_events(
-    broker: KafkaBroker,
-    settings: Settings,
+    consumers: EventConsumers,
     topic: str,
     *,
     group: str,
     handler: Callable[[E], Awaitable[None]],
     expected: tuple[type[E], ...],
-    dead_letters: DeadLetterSink,
 ) -> None:
-    attempts: dict[tuple[int, int], int] = {}  # failures that count towards the dead letter
-    waits: dict[tuple[int, int], int] = {}  # transient failures: they only lengthen the pause
-
-    @broker.subscriber(
-        topic,
-        group_id=group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        max_workers=settings.kafka_consumer_workers,
-        decoder=_body_as_is,
-    )
-    async def consume() -> None:
-        # The message comes from FastStream's context rather than as an injected `KafkaMessage` parameter:
-        # fast_depends resolves injected context in a worker thread, one thread hop per message (about 5% of
-        # a worker's CPU under load, by py-spy --gil).
-        message = broker.context.get_local("message")
-        record: Any = message.raw_message  # one ConsumerRecord: these subscribers are not batching
-        refused = RefusedMessage(
-            record.topic, record.partition, record.offset, record.key, record.value or b""
-        )
-        try:
-            event = read_event(refused, expected, settings.max_event_bytes)
-        except InvalidEvent as exc:
-            log.warning("event.refused", topic=topic, offset=record.offset, reason=exc.reason)
-            await dead_letters.send(refused, exc.reason)
-            return
-        where = (record.partition, record.offset)
-        started = time.monotonic()
-        try:
-            # Every log line the handler writes names its task and trace (the telemetry middleware has
-            # already opened this message's span from its traceparent header).
-            with structlog.contextvars.bound_contextvars(
-                task_id=event.task_id, trace_id=current_trace_id(), event_type=event.type
-            ):
-                await handler(event)
-        except Exception as exc:
-            record_stage(event.type, "error", time.monotonic() - started)
-            if is_transient(exc):
-                # Kafka or MongoDB is away: every message would fail alike, so none is dead-lettered.
-                # NACK_ON_ERROR seeks the partition back to this offset, so it is read again after the pause.
-                wait = waits[where] = waits.get(where, 0) + 1
-                log.warning("event.retry_transient", task_id=event.task_id, attempt=wait, error=brief(exc))
-                await asyncio.sleep(_backoff_s(wait))
-                raise
-            attempt = attempts.get(where, 0) + 1
-            if attempt >= settings.handler_max_attempts:
-                reason = f"handler failed {attempt} times, last with {type(exc).__name__}: {exc}"
-                log.error("event.dead_lettered", task_id=event.task_id, reason=reason)
-                # While Kafka is away this raises: the message is read again and this branch retried.
-                await dead_letters.send(refused, reason)
-                attempts.pop(where, None)
-                waits.pop(where, None)
-                return
-            attempts[where] = attempt
-            log.warning("event.retry", task_id=event.task_id, attempt=attempt, error=repr(exc))
-            await asyncio.sleep(_backoff_s(attempt))
-            raise
-        attempts.pop(where, None)
-        waits.pop(where, None)
-        record_stage(event.type, "ok", time.monotonic() - started)
+    consumers.subscribe(topic, group, Route(handler, expected))  # type: ignore[arg-type]

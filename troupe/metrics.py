@@ -9,7 +9,7 @@ underscores); the keys below have no dots, so they stay as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -20,6 +20,7 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observati
 __all__ = [
     "ALL",
     "CONSUMER_LAG",
+    "EVENTS_IN_FLIGHT",
     "LLM_COST",
     "LLM_TOKENS",
     "STAGE_DURATION",
@@ -34,6 +35,7 @@ __all__ = [
     "record_task_finished",
     "record_tool_step",
     "set_consumer_lag",
+    "watch_in_flight",
 ]
 
 Kind = Literal["counter", "histogram", "gauge"]
@@ -68,6 +70,13 @@ CONSUMER_LAG = Metric(
     "Messages on a topic not yet consumed by the group (high watermark minus committed offset)",
     ("group", "topic"),
 )
+EVENTS_IN_FLIGHT = Metric(
+    "troupe.kafka.consumer.in_flight",
+    "gauge",
+    "{message}",
+    "Events a consumer group's process holds: being handled, or waiting behind their task's earlier events",
+    ("group",),
+)
 LLM_TOKENS = Metric(
     "troupe.llm.tokens",
     "counter",
@@ -88,6 +97,7 @@ ALL = (
     TASK_DURATION,
     STAGE_DURATION,
     CONSUMER_LAG,
+    EVENTS_IN_FLIGHT,
     LLM_TOKENS,
     LLM_COST,
     TOOL_DURATION,
@@ -129,6 +139,14 @@ def _observe_lag(options: CallbackOptions) -> Iterable[Observation]:
     return [Observation(lag, {"group": group, "topic": topic}) for (group, topic), lag in _lag.items()]
 
 
+# Each consumer group's count of events in flight, read at each export.
+_in_flight: dict[str, Callable[[], int]] = {}
+
+
+def _observe_in_flight(options: CallbackOptions) -> Iterable[Observation]:
+    return [Observation(count(), {"group": group}) for group, count in _in_flight.items()]
+
+
 @cache
 def _instruments() -> _Instruments:
     # Created on first use, from whatever meter provider is set by then (the API's proxy otherwise).
@@ -142,6 +160,12 @@ def _instruments() -> _Instruments:
 
     meter.create_observable_gauge(
         CONSUMER_LAG.name, [_observe_lag], unit=CONSUMER_LAG.unit, description=CONSUMER_LAG.description
+    )
+    meter.create_observable_gauge(
+        EVENTS_IN_FLIGHT.name,
+        [_observe_in_flight],
+        unit=EVENTS_IN_FLIGHT.unit,
+        description=EVENTS_IN_FLIGHT.description,
     )
     return _Instruments(
         tasks_finished=counter(TASKS_FINISHED),
@@ -183,3 +207,8 @@ def record_tool_step(tool: str, outcome: str, duration_s: float, sandbox: str | 
 def set_consumer_lag(group: str, topic: str, lag: int) -> None:
     _instruments()  # registers the gauge's callback
     _lag[(group, topic)] = lag
+
+
+def watch_in_flight(group: str, count: Callable[[], int]) -> None:
+    _instruments()  # registers the gauge's callback
+    _in_flight[group] = count

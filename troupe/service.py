@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from troupe.consumer_lag import ConsumerLagSampler
+from troupe.consuming import EventConsumers
 from troupe.db import Document, make_client, make_database
 from troupe.dead_letters import KafkaDeadLetters
 from troupe.kafka import ensure_topics, make_broker
@@ -44,12 +45,14 @@ class Runtime:
     ledger: MongoLedger
     publisher: KafkaEventPublisher
     dead_letters: KafkaDeadLetters
+    consumers: EventConsumers
 
 
 def create_runtime(settings: Settings) -> Runtime:
     broker = make_broker(settings)
     mongo = make_client(settings)
     database = make_database(mongo, settings)
+    dead_letters = KafkaDeadLetters(broker, settings.topics.dead_letter, settings.service_name)
     return Runtime(
         settings=settings,
         broker=broker,
@@ -57,7 +60,8 @@ def create_runtime(settings: Settings) -> Runtime:
         database=database,
         ledger=MongoLedger(database),
         publisher=KafkaEventPublisher(broker, settings.topics),
-        dead_letters=KafkaDeadLetters(broker, settings.topics.dead_letter, settings.service_name),
+        dead_letters=dead_letters,
+        consumers=EventConsumers(settings, dead_letters),
     )
 
 
@@ -84,18 +88,25 @@ def create_worker_app(
         await prepare_servers(settings, on_startup or {})
         log.info("service.starting", service=settings.service_name, kafka=settings.kafka_bootstrap_servers)
 
-    async def watch_lag() -> None:
-        # Kafka subscribers carry group_id and topic_names; the broker's list is typed by the generic base.
-        subscribers = runtime.broker.subscribers
-        groups = [
-            (g, getattr(s, "topic_names", [])) for s in subscribers if (g := getattr(s, "group_id", None))
-        ]
-        lag.append(ConsumerLagSampler(settings, groups))
+    async def consume() -> None:
+        # After the broker started: handlers publish through it.
+        await runtime.consumers.start()
+        lag.append(ConsumerLagSampler(settings, list(runtime.consumers.groups().items())))
         await lag[0].start()
+
+    async def stop_consuming() -> None:
+        # Before the broker closes: work finishing within the grace still publishes its output.
+        await runtime.consumers.stop()
 
     async def close() -> None:
         for sampler in lag:
             await sampler.stop()
         await runtime.mongo.close()
 
-    return FastStream(runtime.broker, on_startup=[prepare], after_startup=[watch_lag], after_shutdown=[close])
+    return FastStream(
+        runtime.broker,
+        on_startup=[prepare],
+        after_startup=[consume],
+        on_shutdown=[stop_consuming],
+        after_shutdown=[close],
+    )

@@ -37,9 +37,14 @@ class Settings(BaseSettings):
     # burnt 0.08-0.16 of a core on them, at 500 ms 0.01-0.02 (docs/benchmarks.md).
     kafka_fetch_max_wait_ms: int = Field(default=500, ge=0, le=10_000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
-    # Partitions bound how many tasks a consumer group works on at once; workers are consumers per process.
     kafka_partitions: int = Field(default=8, ge=1, le=1_000)
-    kafka_consumer_workers: int = Field(default=4, ge=1, le=64)
+    # Events each consumer group's process holds at once (handled or waiting behind their task's earlier
+    # events), whatever the partition count; past it, fetching pauses (troupe.parallel_consumer).
+    kafka_max_in_flight: int = Field(default=1_000, ge=1, le=100_000)
+    # How often finished offsets are committed, and how long a revoked partition's work may take to finish
+    # before it is given up (to be redelivered to the partition's new owner).
+    kafka_commit_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    kafka_revoke_grace_s: float = Field(default=10.0, ge=0, le=300)
     # A handler that keeps failing is retried this often, then dead-lettered so the partition moves on. An
     # outage of Kafka or MongoDB (troupe.errors) does not count: it is waited out, however long it lasts.
     handler_max_attempts: int = Field(default=5, ge=1, le=100)

@@ -10,7 +10,7 @@ from pymongo.errors import AutoReconnect
 
 from schemas import TaskRequest, TaskSubmitted, encode_event
 from troupe import consuming
-from troupe.consuming import subscribe_events
+from troupe.consuming import EventConsumers, subscribe_events
 from troupe.dead_letters import RecordingDeadLetters
 from troupe.kafka import ensure_topics, make_broker
 from troupe.settings import Settings
@@ -40,22 +40,20 @@ async def test_an_outage_outlasting_the_attempts_is_retried_in_order_without_dea
             both.set()
 
     letters = RecordingDeadLetters()
-    broker = make_broker(settings.model_copy(update={"kafka_fetch_max_wait_ms": 50}))
-    subscribe_events(
-        broker,
-        settings.model_copy(update={"kafka_consumer_workers": 4}),
-        topic,
-        group=f"g-{unique}",
-        handler=handler,
-        expected=(TaskSubmitted,),
-        dead_letters=letters,
-    )
+    fast = settings.model_copy(update={"kafka_fetch_max_wait_ms": 50})
+    consumers = EventConsumers(fast, letters)
+    subscribe_events(consumers, topic, group=f"g-{unique}", handler=handler, expected=(TaskSubmitted,))
+    broker = make_broker(fast)
     async with broker:
         await broker.start()
-        for event in (first, second):
-            await broker.publish(encode_event(event), topic, key=b"t-1")
-        async with asyncio.timeout(60):
-            await both.wait()
+        await consumers.start()
+        try:
+            for event in (first, second):
+                await broker.publish(encode_event(event), topic, key=b"t-1")
+            async with asyncio.timeout(60):
+                await both.wait()
+        finally:
+            await consumers.stop()
 
     assert handled == ["e1", "e2"]
     assert deliveries.count("e1") == outage + 1

@@ -1,27 +1,22 @@
-"""The consumer's retry rule, through FastStream's in-memory broker: an outage is waited out, a failing handler
-is dead-lettered after its attempts.
-
-TestKafkaBroker hands each publish to the subscriber as the same record (partition 0, offset 0) and raises what
-the handler raised, so publishing one message n times is n deliveries of it, as Kafka's redelivery after a nack
-would be. The real redelivery is shown in tests/integration/test_consumer_retries.py.
-"""
+"""The consumer's retry rule: an outage is waited out, a failing handler is dead-lettered after its attempts,
+and in both cases the event is handled in place (`deliver` returns only once it is finished)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from aiokafka.errors import KafkaConnectionError
 from pymongo.errors import ServerSelectionTimeoutError
 
 from schemas import TaskRequest, TaskSubmitted, encode_event
 from troupe import consuming
-from troupe.consuming import subscribe_events
-from troupe.dead_letters import RecordingDeadLetters
+from troupe.consuming import Route, deliver
+from troupe.dead_letters import RecordingDeadLetters, RefusedMessage
 from troupe.settings import Settings
 
 EVENT = TaskSubmitted(task_id="t-1", request=TaskRequest(description="d"))
-TOPIC = "unit.tasks.submitted"
+MESSAGE = RefusedMessage("unit.tasks.submitted", 0, 7, b"t-1", encode_event(EVENT))
 
 
 @pytest.fixture(autouse=True)
@@ -53,75 +48,77 @@ def failing(*outcomes: Exception | None) -> tuple[Callable[[TaskSubmitted], Awai
     return handler, done
 
 
-async def deliver(broker: KafkaBroker, times: int) -> list[Exception]:
-    raised = []
-    async with TestKafkaBroker(broker) as test_broker:
-        for _ in range(times):
-            try:
-                await test_broker.publish(encode_event(EVENT), TOPIC, key=b"t-1")
-            except Exception as exc:  # the nack: Kafka would deliver it again
-                raised.append(exc)
-    return raised
-
-
-def subscribed(
-    handler: Callable[[TaskSubmitted], Awaitable[None]], attempts: int = 5
-) -> tuple[KafkaBroker, RecordingDeadLetters]:
-    broker, letters = KafkaBroker(), RecordingDeadLetters()
-    subscribe_events(
-        broker,
-        Settings(handler_max_attempts=attempts),
-        TOPIC,
-        group="unit",
-        handler=handler,
-        expected=(TaskSubmitted,),
-        dead_letters=letters,
-    )
-    return broker, letters
+async def delivered(
+    handler: Callable[[TaskSubmitted], Awaitable[None]], attempts: int = 5, message: RefusedMessage = MESSAGE
+) -> RecordingDeadLetters:
+    letters = RecordingDeadLetters()
+    route = Route(handler, (TaskSubmitted,))  # type: ignore[arg-type]
+    await deliver(message, route, Settings(handler_max_attempts=attempts), letters)
+    return letters
 
 
 async def test_an_outage_longer_than_the_attempts_is_retried_until_it_ends(no_pauses: list[float]) -> None:
     handler, done = failing(*[ServerSelectionTimeoutError("no servers")] * 12)
-    broker, letters = subscribed(handler, attempts=5)
 
-    raised = await deliver(broker, 13)
+    letters = await delivered(handler, attempts=5)
 
-    assert len(raised) == 12 and all(isinstance(e, ServerSelectionTimeoutError) for e in raised)
     assert done == ["t-1"]
     assert letters.letters == []
+    assert len(no_pauses) == 12
     assert no_pauses[:6] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
     assert max(no_pauses) == 5.0  # capped: a long outage is polled every 5 s, not ever more slowly
 
 
-async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts() -> None:
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
+    no_pauses: list[float],
+) -> None:
     handler, done = failing(*[ValueError("bug")] * 10)
-    broker, letters = subscribed(handler, attempts=3)
 
-    raised = await deliver(broker, 3)
+    letters = await delivered(handler, attempts=3)
 
-    assert len(raised) == 2  # the third failure is dead-lettered and committed, not raised
+    assert len(no_pauses) == 2  # the third failure is dead-lettered, not retried
     assert done == []
     [letter] = letters.letters
     assert letter.reason == "handler failed 3 times, last with ValueError: bug"
     assert letter.task_id == "t-1"
+    assert (letter.source_partition, letter.source_offset) == (0, 7)
 
 
 async def test_outage_failures_do_not_count_towards_the_dead_letter() -> None:
     outage = [ServerSelectionTimeoutError("no servers")] * 6
     handler, done = failing(ValueError("once"), *outage, ValueError("twice"), *outage)
-    broker, letters = subscribed(handler, attempts=3)
 
-    await deliver(broker, 15)
+    letters = await delivered(handler, attempts=3)
 
     assert done == ["t-1"]
     assert letters.letters == []
 
 
-async def test_after_a_success_the_count_starts_again() -> None:
-    handler, done = failing(ValueError("1"), ValueError("2"), None, ValueError("3"), ValueError("4"))
-    broker, letters = subscribed(handler, attempts=3)
+async def test_a_message_that_is_not_an_event_is_dead_lettered_without_calling_the_handler() -> None:
+    handler, done = failing()
+    garbage = RefusedMessage("unit.tasks.submitted", 1, 3, b"t-1", b"{not json")
 
-    await deliver(broker, 6)
+    letters = await delivered(handler, message=garbage)
 
-    assert done == ["t-1", "t-1"]
-    assert letters.letters == []
+    assert done == []
+    [letter] = letters.letters
+    assert letter.source_offset == 3 and letter.reason
+
+
+async def test_a_dead_letter_written_during_a_kafka_outage_is_retried_until_it_lands() -> None:
+    class FlakySink(RecordingDeadLetters):
+        refusals = 3
+
+        async def send(self, message: RefusedMessage, reason: str) -> None:
+            if self.refusals:
+                self.refusals -= 1
+                raise KafkaConnectionError("broker away")
+            await super().send(message, reason)
+
+    sink = FlakySink()
+    route = Route(failing(*[ValueError("bug")] * 5)[0], (TaskSubmitted,))  # type: ignore[arg-type]
+
+    await deliver(MESSAGE, route, Settings(handler_max_attempts=2), sink)
+
+    assert sink.refusals == 0
+    assert len(sink.letters) == 1
