@@ -124,6 +124,16 @@ def writes_outside(outside: Path) -> list[str]:
     return sorted(p.name for p in outside.iterdir() if p.name not in ("canary", HOST_ONLY))
 
 
+def release_fifo(path: Path) -> None:
+    """Open both ends of a FIFO for a moment, so a thread stuck opening either end (the old code) is released
+    instead of hanging the session's thread pool."""
+    with contextlib.suppress(OSError):
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        os.close(reader)
+
+
 def swapping_in(workspace: Path) -> Callable[[], bool]:
     """Whether the swapper is running there (its marker file exists)."""
     return lambda: os.path.exists(workspace / "swapping")

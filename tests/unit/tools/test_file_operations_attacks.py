@@ -21,6 +21,7 @@ from tests.swapping import (
     hammer,
     make_outside,
     owners,
+    release_fifo,
     swapper_code,
     swapper_started,
     swapping_in,
@@ -128,15 +129,13 @@ async def test_symlinks_that_climb_out_are_refused(
 
 @pytest.fixture
 async def fifos(context: ToolContext) -> AsyncIterator[list[Path]]:
-    """More FIFOs than the default thread pool has threads; afterwards every one is opened for writing, so a
-    reader stuck on one (the old code) is released instead of hanging the session."""
+    """More FIFOs than the default thread pool has threads, each released afterwards."""
     paths = [context.workspace / f"pipe{i}" for i in range(12)]
     for path in paths:
         os.mkfifo(path)
     yield paths
     for path in paths:
-        with contextlib.suppress(OSError):  # no reader waiting: nothing to release
-            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        release_fifo(path)
 
 
 async def _bounded(awaitable: Awaitable[Any], seconds: float = 5.0) -> Any:
