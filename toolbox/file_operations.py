@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import fnmatch
 import os
-import re
-from pathlib import Path
-from typing import Literal
+import stat
+import time
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Literal, Protocol
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from toolbox.beneath import LeavesRoot, NotRegularFile, ensure_regular, open_beneath, regular_files
 from toolbox.errors import InvalidArguments, PathRefused, ToolFailed
 from toolbox.registry import ToolContext, ToolSpec
 from toolbox.settings import ToolSettings
-from toolbox.workspace import confine
+from toolbox.workspace import locate
 
 __all__ = ["FileMatch", "FileOpArgs", "FileOpResult", "FileOperations"]
 
 _MAX_LIST = 1000
 _MAX_LINE = 500
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the caller's error, reported in the result
+
+
+class _Regex(Protocol):
+    def search(self, text: str) -> object: ...
 
 
 class FileOpArgs(BaseModel):
@@ -60,7 +72,8 @@ class FileOpResult(BaseModel):
 
 
 class FileOperations:
-    """Every path goes through `confine` first; writes only in the workspace, never through a symlink."""
+    """Every path is located under its root (`locate`) and opened beneath it (`open_beneath`): writes only in the
+    workspace, symlinks followed only while they stay under the root, and only regular files read or written."""
 
     def __init__(self, settings: ToolSettings) -> None:
         self._settings = settings
@@ -81,9 +94,18 @@ class FileOperations:
         )
 
     async def run(self, args: FileOpArgs, context: ToolContext) -> FileOpResult:
-        target = confine(args.path, context.workspace, context.read_only_roots, write=args.op == "write")
+        root, relative = locate(
+            args.path, context.workspace, context.read_only_roots, write=args.op == "write"
+        )
         try:
-            return await asyncio.to_thread(self._do, args, target)
+            return await asyncio.to_thread(self._do, args, root, relative)
+        except LeavesRoot:
+            place = "the workspace" if root == context.workspace.resolve() else "its read-only root"
+            raise PathRefused(f"{args.path!r} goes through a symlink that points outside {place}") from None
+        except NotRegularFile:
+            raise InvalidArguments(
+                f"file_operations: {args.path!r} is not a regular file (a FIFO, socket or device)"
+            ) from None
         except FileNotFoundError:
             raise ToolFailed(f"file_operations: {args.path!r} does not exist") from None
         except IsADirectoryError:
@@ -92,19 +114,25 @@ class FileOperations:
             raise InvalidArguments(f"file_operations: {args.path!r} is not a directory") from None
         except PermissionError as e:
             raise ToolFailed(f"file_operations: permission denied on {args.path!r}: {e.strerror}") from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise PathRefused(f"{args.path!r} goes through too many symlinks") from None
+            raise
 
-    def _do(self, args: FileOpArgs, target: Path) -> FileOpResult:
+    def _do(self, args: FileOpArgs, root: Path, relative: PurePosixPath) -> FileOpResult:
         if args.op == "read":
-            return self._read(args, target)
+            return self._read(args, root, relative)
         if args.op == "write":
-            return self._write(args, target)
+            return self._write(args, root, relative)
         if args.op == "list":
-            return self._list(args, target)
-        return self._search(args, target)
+            return self._list(args, root, relative)
+        return self._search(args, root, relative)
 
-    def _read(self, args: FileOpArgs, target: Path) -> FileOpResult:
+    def _read(self, args: FileOpArgs, root: Path, relative: PurePosixPath) -> FileOpResult:
         cap = self._settings.file_max_read_bytes
-        with open(target, "rb") as f:
+        fd = open_beneath(root, relative, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with os.fdopen(fd, "rb") as f:
+            ensure_regular(fd)
             data = f.read(cap + 1)
         return FileOpResult(
             op="read",
@@ -113,67 +141,79 @@ class FileOperations:
             truncated=len(data) > cap,
         )
 
-    def _write(self, args: FileOpArgs, target: Path) -> FileOpResult:
+    def _write(self, args: FileOpArgs, root: Path, relative: PurePosixPath) -> FileOpResult:
         data = (args.content or "").encode()
         if len(data) > self._settings.file_max_write_bytes:
             raise InvalidArguments(
                 f"file_operations: content is larger than {self._settings.file_max_write_bytes} bytes"
             )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # O_NOFOLLOW: a symlink planted after `confine` looked is refused rather than written through.
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        except OSError as e:
-            if e.errno == 40:  # ELOOP
-                raise PathRefused(f"{args.path!r} became a symlink; refusing to write through it") from None
-            raise
+        # No O_TRUNC: what the path names is known only once it is open, and only a regular file is cut.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY
+        fd = open_beneath(root, relative, flags, create_dirs=True)
         with os.fdopen(fd, "wb") as f:
+            ensure_regular(fd)
+            os.ftruncate(fd, 0)
             f.write(data)
         return FileOpResult(op="write", path=args.path, bytes_written=len(data))
 
-    def _list(self, args: FileOpArgs, target: Path) -> FileOpResult:
-        names = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in os.scandir(target))
+    def _list(self, args: FileOpArgs, root: Path, relative: PurePosixPath) -> FileOpResult:
+        fd = open_beneath(root, relative, os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK)
+        try:
+            with os.scandir(fd) as entries:
+                names = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries)
+        finally:
+            os.close(fd)
         if args.pattern:
             names = [n for n in names if fnmatch.fnmatch(n.rstrip("/"), args.pattern)]
         return FileOpResult(
             op="list", path=args.path, entries=names[:_MAX_LIST], truncated=len(names) > _MAX_LIST
         )
 
-    def _search(self, args: FileOpArgs, target: Path) -> FileOpResult:
-        try:
-            regex = re.compile(args.pattern or "")
-        except re.error as e:
-            raise InvalidArguments(f"file_operations: bad search pattern {args.pattern!r}: {e}") from None
+    def _search(self, args: FileOpArgs, root: Path, relative: PurePosixPath) -> FileOpResult:
+        regex = _compile(args.pattern or "")
         cap = self._settings.file_max_matches
+        # The worker thread stops by itself at the tool's timeout rather than scanning on unobserved.
+        deadline = time.monotonic() + self.spec.timeout_s
         matches: list[FileMatch] = []
-        files = [target] if target.is_file() else _walk(target)
-        for file in files:
-            for number, line in _lines(file, self._settings.file_max_read_bytes):
-                if regex.search(line):
-                    shown = str(file.relative_to(target)) if file != target else file.name
-                    matches.append(FileMatch(path=shown, line=number, text=line[:_MAX_LINE]))
-                    if len(matches) > cap:
-                        return FileOpResult(
-                            op="search", path=args.path, matches=matches[:cap], truncated=True
-                        )
+        fd = open_beneath(root, relative, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                files: Iterable[tuple[str, int]] = regular_files(fd)
+            else:
+                ensure_regular(fd)
+                files = [(relative.name or ".", fd)]
+            for shown, file_fd in files:
+                if time.monotonic() > deadline:
+                    return FileOpResult(op="search", path=args.path, matches=matches, truncated=True)
+                for number, line in _lines(file_fd, self._settings.file_max_read_bytes):
+                    if regex.search(line):
+                        matches.append(FileMatch(path=shown, line=number, text=line[:_MAX_LINE]))
+                        if len(matches) > cap:
+                            return FileOpResult(
+                                op="search", path=args.path, matches=matches[:cap], truncated=True
+                            )
+        finally:
+            os.close(fd)
         return FileOpResult(op="search", path=args.path, matches=matches)
 
 
-def _walk(root: Path) -> list[Path]:
-    """Regular files under root, symlinks not followed (a link could lead out of the confined tree)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if not path.is_symlink() and path.is_file():
-                found.append(path)
-    return found
+def _compile(pattern: str) -> _Regex:
+    """RE2 runs in time linear in the text, so no pattern can stall a search (Python's `re` backtracks)."""
+    try:
+        compiled: _Regex = re2.compile(pattern, _RE2_OPTIONS)
+        return compiled
+    except re2.error as e:
+        reason = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise InvalidArguments(
+            f"file_operations: bad search pattern {pattern!r}: {reason} "
+            "(RE2 syntax: no backreferences or lookaround)"
+        ) from None
 
 
-def _lines(file: Path, cap: int) -> list[tuple[int, str]]:
-    with open(file, "rb") as f:
-        data = f.read(cap)
+def _lines(fd: int, cap: int) -> list[tuple[int, str]]:
+    data = b""
+    while len(data) < cap and (chunk := os.read(fd, cap - len(data))):
+        data += chunk
     if b"\x00" in data[:1024]:
         return []  # binary
     return list(enumerate(data.decode("utf-8", "replace").splitlines(), start=1))

@@ -1,5 +1,9 @@
 """Path confinement: a path a tool is given must stay inside the task's workspace (read/write) or one of the
-read-only roots the task was allowed, both as written and after following symlinks."""
+read-only roots the task was allowed, both as written and after following symlinks.
+
+`locate` applies the rules for the path as written; the file tools then open it with `toolbox.beneath`, which
+holds the symlink rule while it opens. `confine` checks both at once, for a tool that opens by path later.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from toolbox.errors import PathRefused
 
-__all__ = ["confine", "lexical_target"]
+__all__ = ["confine", "lexical_target", "locate"]
 
 
 def _within(path: Path | PurePosixPath, root: Path | PurePosixPath) -> bool:
@@ -24,20 +28,31 @@ def lexical_target(path: str, workspace: Path) -> Path:
     return Path(os.path.normpath(joined))
 
 
-def confine(path: str, workspace: Path, read_only_roots: Sequence[Path] = (), *, write: bool) -> Path:
-    """The resolved path, or PathRefused saying which rule it breaks."""
+def locate(
+    path: str, workspace: Path, read_only_roots: Sequence[Path] = (), *, write: bool
+) -> tuple[Path, PurePosixPath]:
+    """The (resolved) root `path` lies in and its place under that root, as written; nothing is followed."""
     ws = workspace.resolve()
     roots = [r.resolve() for r in read_only_roots]
     target = lexical_target(path, ws)
-    allowed = [ws] if write else [ws, *roots]
-    if not any(_within(target, r) for r in allowed):
-        if write and any(_within(target, r) for r in roots):
-            raise PathRefused(f"{path!r} is in a read-only root; only the workspace is writable")
-        if not os.path.isabs(path):
-            raise PathRefused(f"{path!r} leaves the workspace (path traversal)")
-        raise PathRefused(f"{path!r} is outside the workspace and the allowed read-only roots")
+    for root in [ws] if write else [ws, *roots]:
+        if _within(target, root):
+            return root, PurePosixPath(target.relative_to(root))
+    if write and any(_within(target, r) for r in roots):
+        raise PathRefused(f"{path!r} is in a read-only root; only the workspace is writable")
+    if not os.path.isabs(path):
+        raise PathRefused(f"{path!r} leaves the workspace (path traversal)")
+    raise PathRefused(f"{path!r} is outside the workspace and the allowed read-only roots")
+
+
+def confine(path: str, workspace: Path, read_only_roots: Sequence[Path] = (), *, write: bool) -> Path:
+    """The resolved path, or PathRefused saying which rule it breaks."""
+    root, relative = locate(path, workspace, read_only_roots, write=write)
+    allowed = (
+        [workspace.resolve()] if write else [workspace.resolve(), *(r.resolve() for r in read_only_roots)]
+    )
     # Symlinks anywhere on the way (also a dangling last component) are followed before the final check.
-    real = Path(os.path.realpath(target))
+    real = Path(os.path.realpath(root / relative))
     if not any(_within(real, r) for r in allowed):
         raise PathRefused(f"{path!r} goes through a symlink that points outside the workspace ({real})")
     return real

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -102,11 +103,18 @@ def runner_args(limits: RunLimits, code: str, *, rlimit_processes: bool = True) 
 def give_workspace_to(workspace: Path, uid: int, gid: int) -> None:
     """Code runs as an unprivileged uid; when the service is root, the task's workspace becomes that uid's.
 
-    Without this the sandboxed code could not write its own workspace. Symlinks are not followed.
+    Without this the sandboxed code could not write its own workspace. The walk holds a folder fd at every
+    level and changes names relative to it without following symlinks, so a folder swapped for a symlink by
+    code still running in the workspace cannot lead it outside.
     """
     if os.geteuid() != 0:
         return
-    for root, dirs, files in os.walk(workspace):
-        for name in (*dirs, *files):
-            os.lchown(os.path.join(root, name), uid, gid)
-    os.lchown(workspace, uid, gid)
+    root = os.open(workspace.resolve(), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.chown(root, uid, gid)
+        for _, dirs, files, dir_fd in os.fwalk(".", dir_fd=root, follow_symlinks=False):
+            for name in (*dirs, *files):
+                with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                    os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+    finally:
+        os.close(root)
