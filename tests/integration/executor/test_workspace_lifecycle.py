@@ -37,7 +37,7 @@ async def test_a_workspace_is_removed_when_its_task_finishes(unique: str) -> Non
             # The subscriber reads from the latest offset: publish until its partitions are assigned.
             async with asyncio.timeout(60):
                 while done.exists():
-                    await broker.publish(encode_event(finished), settings.topics.task_finished, key=b"t-done")
+                    await broker.publish(encode_event(finished), settings.topics.task_finished)
                     await asyncio.sleep(0.5)
         assert not done.exists()
         assert (other / "result.txt").read_text() == "kept until the task ends"
