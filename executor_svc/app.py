@@ -8,11 +8,13 @@ from faststream.middlewares import AckPolicy
 
 from executor_svc.deps import SERVICE, ExecutorDeps
 from executor_svc.execute_plan import execute_plan
+from executor_svc.remove_workspace import remove_workspace
 from executor_svc.settings import ExecutorSettings
 from executor_svc.step_runner import ToolRunner
 from executor_svc.stop_steps import stop_steps
 from executor_svc.toolbox_runner import ToolboxRunner
-from schemas import CancelRequested, InvalidEvent, PlanCreated, decode_event
+from executor_svc.workspaces import Workspaces
+from schemas import CancelRequested, InvalidEvent, PlanCreated, TaskFinished, decode_event
 from toolbox import ToolContext, ToolSettings, build_registry
 from troupe.consuming import subscribe_events
 from troupe.event_limits import check_event_size
@@ -29,10 +31,14 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     router = create_router(LLMSettings())
     registry = build_registry(ToolSettings(), complete=ai_tool_completer(router))
     read_only = tuple(root.resolve() for root in settings.executor_read_only_roots)
+    workspaces = Workspaces(
+        settings.executor_workspace_root,
+        settings.executor_workspace_quota_mb,
+        settings.executor_workspace_retention_s,
+    )
 
     def tools_for(event: PlanCreated) -> ToolRunner:
-        workspace = (settings.executor_workspace_root / event.task_id).resolve()
-        workspace.mkdir(parents=True, exist_ok=True)
+        workspace = workspaces.open(event.task_id)
         return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
 
     deps = ExecutorDeps(
@@ -69,5 +75,21 @@ def create_app(settings: ExecutorSettings) -> FastStream:
             return  # the planner, which owns this topic's consumer group, dead-letters it
         if isinstance(event, CancelRequested):
             await stop_steps(event, deps)
+
+    # No consumer group either: the replica that ran the task holds its workspace.
+    @runtime.broker.subscriber(
+        settings.topics.task_finished,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    async def on_task_finished(message: KafkaMessage) -> None:
+        try:
+            check_event_size(message.body, settings.max_event_bytes)
+            event = decode_event(message.body)
+        except InvalidEvent:
+            return  # nothing to remove for an unreadable event; the projection reports it
+        if isinstance(event, TaskFinished):
+            await remove_workspace(event, workspaces)
 
     return create_worker_app(runtime)

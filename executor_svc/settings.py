@@ -19,3 +19,7 @@ class ExecutorSettings(Settings):
     # admin key and the database files below it) must never be one by accident.
     executor_read_only_roots: list[Path] = Field(default_factory=list)
     executor_max_parallel_steps: int = Field(default=4, ge=1, le=64)
+    # Each workspace is a tmpfs of this size (0: a plain folder, no cap); mounting it needs root.
+    executor_workspace_quota_mb: int = Field(default=256, ge=0)
+    # How long a workspace stays after its task ends (0: removed at once; negative: kept).
+    executor_workspace_retention_s: float = 0.0

@@ -34,6 +34,9 @@ class PythonExecResult(BaseModel):
     truncated: bool = False
     backend: Literal["docker", "bwrap", "fake"]
     duration_s: float
+    unenforced_limits: list[str] = Field(
+        default_factory=list, description="limits the sandbox could not enforce on this machine, with why"
+    )
 
 
 class PythonExec:
@@ -100,6 +103,7 @@ class PythonExec:
             truncated=run.output_exceeded,
             backend=run.backend,
             duration_s=run.duration_s,
+            unenforced_limits=run.unenforced,
         )
         error = stop_error(run, limits)
         if error is not None:

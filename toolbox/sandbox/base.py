@@ -46,6 +46,8 @@ class SandboxRun(BaseModel):
     output_exceeded: bool = False
     oom_killed: bool = False
     duration_s: float = 0.0
+    # Limits this backend could not enforce here, each with why (a cgroup it could not create, say).
+    unenforced: list[str] = Field(default_factory=list)
 
 
 class Sandbox(Protocol):

@@ -22,6 +22,8 @@ from toolbox.sandbox.base import (
     runner_args,
     runner_source,
 )
+from toolbox.sandbox.cgroups import RunCgroup, open_run_cgroup
+from toolbox.sandbox.seccomp_filter import bwrap_filter_fd, filter_problem
 from toolbox.settings import ToolSettings
 
 __all__ = ["BwrapSandbox"]
@@ -29,13 +31,19 @@ __all__ = ["BwrapSandbox"]
 WORKDIR = "/workspace"
 _READ_CHUNK = 65536
 _PROBE = "pass"
+TMP_BYTES = 16 * 1024 * 1024
+# /dev itself is read-only; /dev/shm (POSIX shared memory, multiprocessing's semaphores) is a tmpfs this big.
+SHM_BYTES = 16 * 1024 * 1024
+# bwrap starts only once its pid is in the run's cgroups: the gate waits for one line on stdin.
+_GATE = ["/bin/sh", "-c", 'read -r go && exec "$@" </dev/null', "troupe-cgroup-gate"]
 
 
 class BwrapSandbox:
-    """Every namespace unshared (network included), a read-only root holding only /usr and its merged-usr
-    links, fresh /proc, /dev and /tmp, the workspace bound read-write, a cleared environment, an unprivileged
-    uid on the host when the service is root, and the runner's rlimits for the code. Killing bwrap ends the
-    whole PID namespace."""
+    """Every namespace unshared (network included) and no further user namespace, a seccomp filter
+    (`seccomp_filter`), a read-only root holding only /usr and its merged-usr links, fresh /proc, a read-only
+    /dev with a sized /dev/shm, a sized /tmp, the workspace bound read-write, a cleared environment, an
+    unprivileged uid on the host when the service is root, a cgroup per run (`cgroups`) and the runner's
+    rlimits for the code. Killing bwrap ends the whole PID namespace."""
 
     name: BackendName = "bwrap"
 
@@ -68,21 +76,28 @@ class BwrapSandbox:
             return f"bubblewrap ({s.bwrap_path}) is not installed (apt-get install bubblewrap)"
         if not os.path.isfile(s.bwrap_python):
             return f"no python at {s.bwrap_python} for the bwrap backend"
-        return None
+        return filter_problem()
 
     async def run(
         self, code: str, workspace: Path, limits: RunLimits, read_only: Sequence[Path] = ()
     ) -> SandboxRun:
         if shutil.which(self._settings.bwrap_path) is None:
             raise SandboxUnavailable(f"bubblewrap ({self._settings.bwrap_path}) is not installed")
+        if (problem := filter_problem()) is not None:
+            raise SandboxUnavailable(f"bwrap backend: {problem}")
         give_workspace_to(workspace, self._settings.sandbox_uid, self._settings.sandbox_gid)
         return await self._exec(code, workspace, limits, read_only)
 
-    def _command(self, code: str, workspace: Path, read_only: Sequence[Path], limits: RunLimits) -> list[str]:
+    def _command(
+        self, code: str, workspace: Path, read_only: Sequence[Path], limits: RunLimits, seccomp_fd: int
+    ) -> list[str]:
         s = self._settings
         cmd = [
             s.bwrap_path,
             "--unshare-all",
+            # --disable-userns needs an explicit --unshare-user (--unshare-all only tries it).
+            "--unshare-user",
+            "--disable-userns",
             "--die-with-parent",
             "--new-session",
             "--ro-bind",
@@ -96,12 +111,13 @@ class BwrapSandbox:
                 cmd += ["--symlink", os.readlink(link), f"/{top}"]
             elif link.is_dir():
                 cmd += ["--ro-bind", str(link), f"/{top}"]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(16 * 1024 * 1024), "--tmpfs", "/tmp"]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+        cmd += ["--remount-ro", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]
         for root in read_only:
             cmd += ["--ro-bind", str(root.resolve()), str(root.resolve())]
         cmd += ["--bind", str(workspace.resolve()), WORKDIR, "--chdir", WORKDIR, "--remount-ro", "/"]
         cmd += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
-        cmd += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+        cmd += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--seccomp", str(seccomp_fd)]
         cmd += ["--", s.bwrap_python, "-E", "-s", "-c", runner_source(), *runner_args(limits, code)]
         return cmd
 
@@ -118,26 +134,47 @@ class BwrapSandbox:
                         f"bwrap backend: {path} is not reachable by the sandbox uid {self._settings.sandbox_uid} "
                         f"({blocked} is not searchable by it); keep task workspaces under directories with o+x"
                     )
-        return await self._spawn(self._command(code, workspace, read_only, limits), limits)
+        seccomp_fd = bwrap_filter_fd()
+        try:
+            command = self._command(code, workspace, read_only, limits, seccomp_fd)
+            cgroup = await asyncio.to_thread(
+                open_run_cgroup, limits.memory_mb * 1024 * 1024, limits.max_processes, limits.cpus
+            )
+            try:
+                return await self._spawn(command, limits, seccomp_fd, cgroup)
+            finally:
+                await asyncio.to_thread(cgroup.remove)
+        finally:
+            os.close(seccomp_fd)
 
-    async def _spawn(self, command: list[str], limits: RunLimits) -> SandboxRun:
+    async def _spawn(
+        self, command: list[str], limits: RunLimits, seccomp_fd: int, cgroup: RunCgroup
+    ) -> SandboxRun:
         s = self._settings
         # As root, drop to the sandbox uid before bwrap: then the code is not host root even outside its
         # user namespace, and RLIMIT_NPROC counts (the kernel exempts root from it).
         as_root = os.geteuid() == 0
+        gated = bool(cgroup.directories)
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.DEVNULL,
+            *(_GATE + command if gated else command),
+            stdin=asyncio.subprocess.PIPE if gated else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={"PATH": "/usr/bin:/bin"},
             start_new_session=True,
+            pass_fds=(seccomp_fd,),
             user=s.sandbox_uid if as_root else None,
             group=s.sandbox_gid if as_root else None,
             extra_groups=[] if as_root else None,
         )
         assert proc.stdout is not None and proc.stderr is not None
+        unenforced = list(cgroup.unenforced)
+        if gated:
+            assert proc.stdin is not None
+            unenforced += cgroup.add(proc.pid)
+            proc.stdin.write(b"go\n")
+            proc.stdin.close()
         cap = limits.max_output_bytes
         exceeded = asyncio.Event()
         readers = [
@@ -173,7 +210,9 @@ class BwrapSandbox:
             exit_code=exit_code,
             timed_out=timed_out,
             output_exceeded=len(stdout) > cap or len(stderr) > cap,
+            oom_killed=cgroup.oom_killed() and not timed_out,
             duration_s=round(time.monotonic() - started, 3),
+            unenforced=unenforced,
         )
 
 

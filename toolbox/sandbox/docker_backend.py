@@ -24,6 +24,7 @@ from toolbox.sandbox.base import (
     runner_args,
     runner_source,
 )
+from toolbox.sandbox.seccomp_profile import PROFILE_PATH, profile_text
 from toolbox.settings import ToolSettings
 
 __all__ = ["DockerSandbox"]
@@ -32,16 +33,19 @@ WORKDIR = "/workspace"
 LABEL = "troupe.sandbox"
 # Seconds the API gets beyond the run's own timeout before the wait counts as the run's timeout.
 _API_SLACK_S = 5.0
+SHM_BYTES = 16 * 1024 * 1024
 
 
 class DockerSandbox:
-    """No network, read-only root, no capabilities, an unprivileged uid, memory/CPU/pids limits, the workspace
-    mounted read-write at /workspace; the runner inside caps output and sets the code's rlimits."""
+    """No network, read-only root, no capabilities, an unprivileged uid, a seccomp profile without namespaces,
+    mount, keyring, bpf, io_uring and the like (`seccomp_profile`), memory/CPU/pids limits, a sized /dev/shm,
+    the workspace mounted read-write at /workspace; the runner inside caps output and sets the code's rlimits."""
 
     name: BackendName = "docker"
 
     def __init__(self, settings: ToolSettings) -> None:
         self._settings = settings
+        self._seccomp: str | None = None
 
     def _client(self, timeout_s: float) -> Any:
         # A fixed API version: auto-detection costs a round trip per client and leaks its socket when the
@@ -151,7 +155,8 @@ class DockerSandbox:
             pids_limit=limits.max_processes,
             read_only=True,
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            security_opt=["no-new-privileges", self._seccomp_option(client)],
+            shm_size=SHM_BYTES,
             user=f"{s.sandbox_uid}:{s.sandbox_gid}",
             volumes=volumes,
             working_dir=WORKDIR,
@@ -163,6 +168,14 @@ class DockerSandbox:
             log_config=LogConfig(type="k8s-file", config={"max-size": str(4 * limits.max_output_bytes)}),
             detach=True,
         )
+
+    def _seccomp_option(self, client: Any) -> str:
+        # Docker takes the profile's JSON in the API call; Podman's compat API takes a path it opens itself.
+        if self._seccomp is None:
+            components = client.version().get("Components") or []
+            podman = any("podman" in str(c.get("Name", "")).lower() for c in components)
+            self._seccomp = f"seccomp={PROFILE_PATH}" if podman else f"seccomp={profile_text()}"
+        return self._seccomp
 
 
 def _unix_socket_problem(url: str) -> str | None:

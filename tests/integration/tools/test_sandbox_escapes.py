@@ -280,3 +280,167 @@ async def test_a_fork_bomb_does_not_starve_a_run_beside_it(
     assert isinstance(bombed, ToolTimeout)
     assert isinstance(beside, PythonExecResult), beside
     assert (beside.exit_code, beside.stdout) == (0, "forked fine\n")
+
+
+_NESTED_NAMESPACES = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+NEWUSER, NEWNS, NEWNET, SIGCHLD = 0x10000000, 0x20000, 0x40000000, 17
+
+def in_child(attempt):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(attempt())
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+def unshare(flags):
+    return lambda: 0 if libc.unshare(flags) == 0 else ctypes.get_errno()
+
+def clone(flags):
+    def attempt():
+        pid = libc.syscall(56, flags | SIGCHLD, 0, 0, 0, 0)  # x86_64 clone, fork-like
+        if pid == 0:
+            os._exit(0)
+        if pid < 0:
+            return ctypes.get_errno()
+        os.waitpid(pid, 0)
+        return 0
+    return attempt
+
+for name, attempt in [
+    ("unshare NEWUSER", unshare(NEWUSER)),
+    ("unshare NEWUSER|NEWNS", unshare(NEWUSER | NEWNS)),
+    ("unshare NEWUSER|NEWNET", unshare(NEWUSER | NEWNET)),
+    ("clone NEWUSER|NEWNET", clone(NEWUSER | NEWNET)),
+]:
+    print(name, "=", "ALLOWED" if in_child(attempt) == 0 else "REFUSED")
+"""
+
+
+async def test_nested_user_mount_and_network_namespaces_are_refused(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    # A nested user namespace gives the code every capability over fresh namespaces: mount, netfilter...
+    result = await _run(python_exec, sandbox_context, _NESTED_NAMESPACES)
+    assert result.exit_code == 0, result.stderr
+    verdicts = dict(line.split(" = ") for line in result.stdout.splitlines())
+    assert verdicts == {
+        "unshare NEWUSER": "REFUSED",
+        "unshare NEWUSER|NEWNS": "REFUSED",
+        "unshare NEWUSER|NEWNET": "REFUSED",
+        "clone NEWUSER|NEWNET": "REFUSED",
+    }
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_a_netlink_socket_is_refused(python_exec: PythonExec, sandbox_context: ToolContext) -> None:
+    code = """
+import socket
+for protocol in (12, 0):  # NETLINK_NETFILTER (nf_tables), NETLINK_ROUTE
+    try:
+        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol).close()
+        print('OPENED', protocol)
+    except OSError as e:
+        print('REFUSED', protocol, e.errno)
+with socket.socket(socket.AF_UNIX) as a, socket.socket(socket.AF_INET) as b:
+    print('unix and inet sockets still open')
+"""
+    result = await _run(python_exec, sandbox_context, code)
+    assert "OPENED" not in result.stdout, result.stdout
+    assert result.stdout.count("REFUSED") == 2
+    assert "unix and inet sockets still open" in result.stdout
+
+
+async def test_threads_and_subprocesses_still_run(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    # clone3 is refused with ENOSYS, so libc must fall back to clone for threads and processes.
+    code = """
+import subprocess, threading
+from concurrent.futures import ThreadPoolExecutor
+with ThreadPoolExecutor(4) as pool:
+    print(sum(pool.map(lambda n: n * n, range(10))))
+t = threading.Thread(target=print, args=('thread ran',))
+t.start(); t.join()
+print(subprocess.run(['python3', '-c', 'print(6 * 7)'], capture_output=True, text=True).stdout, end='')
+"""
+    result = await _run(python_exec, sandbox_context, code)
+    assert (result.exit_code, result.stdout) == (0, "285\nthread ran\n42\n"), result.stderr
+
+
+async def test_filling_dev_shm_is_capped(python_exec: PythonExec, sandbox_context: ToolContext) -> None:
+    code = """
+written = 0
+try:
+    for i in range(6):
+        with open(f'/dev/shm/fill{i}', 'wb') as f:
+            for _ in range(16):
+                f.write(bytes(1 << 20)); f.flush(); written += 1
+except OSError as e:
+    print('stopped', e.errno)
+print('MiB', written)
+"""
+    try:
+        result = await _run(python_exec, sandbox_context, code)
+        written = int(result.stdout.split()[-1])
+    except ResourceLimitExceeded:
+        written = 0  # the memory cgroup stopped it first
+    assert written <= 16
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_memory_is_capped_across_processes(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    # Each child stays under the per-process limit; together they hold 2.5 times the run's memory limit.
+    code = f"""
+import os, time
+ready, go = os.pipe()
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready)
+        block = bytearray(b'1') * ({MEMORY_MB * 5 // 8} << 20)  # written, so resident
+        os.write(go, b'x')
+        time.sleep(2)
+        os._exit(0)
+    children.append(pid)
+os.close(go)
+held = len(os.read(ready, 4) + os.read(ready, 4) + os.read(ready, 4) + os.read(ready, 4))
+for pid in children:
+    os.waitpid(pid, 0)
+print('held', held)
+"""
+    try:
+        result = await _run(python_exec, sandbox_context, code, timeout_s=20)
+        held = int(result.stdout.split()[-1])
+    except ResourceLimitExceeded as stopped:
+        held = int(str(stopped.details["stdout"]).split()[-1] or 0) if stopped.details["stdout"] else 0
+    assert held < 4, "four processes held 2.5x the run's memory limit at once"
+    await _still_works(python_exec, sandbox_context)
+
+
+async def test_writing_past_the_workspace_quota_fails(python_exec: PythonExec, reachable_dir: Path) -> None:
+    from executor_svc.workspaces import Workspaces
+
+    workspaces = Workspaces(reachable_dir / "workspaces", quota_mb=32, retention_s=0)
+    workspace = workspaces.open("t-quota")
+    try:
+        code = """
+written = 0
+try:
+    for i in range(8):
+        with open(f'part{i}', 'wb') as f:
+            for _ in range(8):
+                f.write(bytes(1 << 20)); f.flush(); written += 1
+except OSError as e:
+    print('stopped', e.strerror)
+print('MiB', written)
+"""
+        result = await _run(python_exec, ToolContext(workspace=workspace), code)
+        assert "stopped No space left on device" in result.stdout, result.stdout + result.stderr
+        assert int(result.stdout.split()[-1]) <= 32
+    finally:
+        workspaces.remove("t-quota")
+    assert not workspace.exists()

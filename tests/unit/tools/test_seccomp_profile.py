@@ -1,0 +1,43 @@
+"""The container seccomp profile shipped in the repo refuses what the bwrap filter refuses."""
+
+from __future__ import annotations
+
+import json
+
+from toolbox.sandbox.seccomp_filter import CLONE_NAMESPACE_FLAGS, DENIED_SYSCALLS
+from toolbox.sandbox.seccomp_profile import PROFILE_PATH, derive_profile
+
+PROFILE = json.loads(PROFILE_PATH.read_text())
+
+
+def _allowing(name: str) -> list[dict[str, object]]:
+    return [r for r in PROFILE["syscalls"] if name in r["names"] and r["action"] == "SCMP_ACT_ALLOW"]
+
+
+def test_no_rule_allows_a_denied_call() -> None:
+    assert {name for name in DENIED_SYSCALLS if _allowing(name)} == set()
+
+
+def test_clone_is_allowed_only_without_namespace_flags_and_clone3_is_enosys() -> None:
+    mask = sum(CLONE_NAMESPACE_FLAGS)
+    assert [r["args"] for r in _allowing("clone")] == [
+        [{"index": 0, "value": mask, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]
+    ]
+    assert _allowing("clone3") == []
+    assert [r.get("errnoRet") for r in PROFILE["syscalls"] if "clone3" in r["names"]] == [38]
+
+
+def test_sockets_are_allowed_except_netlink() -> None:
+    assert [r["args"] for r in _allowing("socket")] == [
+        [{"index": 0, "value": 16, "valueTwo": 0, "op": "SCMP_CMP_NE"}]
+    ]
+
+
+def test_deriving_from_a_default_that_allows_everything_keeps_the_denials() -> None:
+    default = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["read", "unshare", "clone", "socket"], "action": "SCMP_ACT_ALLOW"}],
+    }
+    derived = derive_profile(default)["syscalls"]
+    assert derived[0] == {"names": ["read"], "action": "SCMP_ACT_ALLOW"}
+    assert not any("unshare" in r["names"] and r["action"] == "SCMP_ACT_ALLOW" for r in derived)
