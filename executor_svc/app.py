@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -21,7 +23,12 @@ from troupe.llm.roles import ai_tool_completer
 from troupe.llm.wiring import create_router
 from troupe.service import create_runtime, create_worker_app, group_name
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "task_workspace"]
+
+
+def task_workspace(root: Path, tenant: str, task_id: str) -> Path:
+    """A task's writable folder: one per tenant and task id, so no task id reaches another tenant's files."""
+    return (root / tenant / task_id).resolve()
 
 
 def create_app(settings: ExecutorSettings) -> FastStream:
@@ -31,7 +38,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     read_only = tuple(root.resolve() for root in settings.executor_read_only_roots)
 
     def tools_for(event: PlanCreated) -> ToolRunner:
-        workspace = (settings.executor_workspace_root / event.task_id).resolve()
+        workspace = task_workspace(settings.executor_workspace_root, event.tenant, event.task_id)
         workspace.mkdir(parents=True, exist_ok=True)
         return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
 
@@ -39,6 +46,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         ledger=runtime.ledger,
         publisher=runtime.publisher,
         tools_for=tools_for,
+        tools={spec.name: spec for spec in registry.specs()},
         max_parallel_steps=settings.executor_max_parallel_steps,
         max_event_bytes=settings.max_event_bytes,
     )
