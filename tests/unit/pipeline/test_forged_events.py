@@ -16,6 +16,7 @@ from planner_svc.cancel_task import cancel_task
 from planner_svc.plan_task import plan_task
 from planner_svc.plan_writer import Draft
 from planner_svc.revise_plan import revise_plan
+from reviewer_svc.review_execution import review_execution
 from schemas import (
     CancelRequested,
     ExecutionCompleted,
@@ -23,6 +24,8 @@ from schemas import (
     Plan,
     PlanStep,
     ReviewCompleted,
+    StepResult,
+    StepStatus,
     TaskConstraints,
     TaskFinished,
     Usage,
@@ -33,6 +36,9 @@ from tests.unit.pipeline.test_executor_handlers import FakeTools
 from tests.unit.pipeline.test_executor_handlers import deps_with as executor_deps
 from tests.unit.pipeline.test_planner_handlers import Scripted
 from tests.unit.pipeline.test_planner_handlers import deps_with as planner_deps
+from tests.unit.pipeline.test_reviewer_handlers import completed as reviewed_execution
+from tests.unit.pipeline.test_reviewer_handlers import deps_judging as reviewer_deps
+from tests.unit.pipeline.test_reviewer_handlers import judgement
 from troupe.boundary import EventRefused
 from troupe.ledger import stage_key
 
@@ -140,3 +146,12 @@ def test_each_tenant_has_its_own_workspace_for_one_task_id(tmp_path: Path) -> No
     mine, theirs = task_workspace(tmp_path, "acme", "t-1"), task_workspace(tmp_path, "mallory", "t-1")
     assert mine != theirs
     assert not mine.is_relative_to(theirs) and not theirs.is_relative_to(mine)
+
+
+async def test_forged_execution_results_are_refused_and_never_reviewed() -> None:
+    deps, published, judged = reviewer_deps(judgement(Verdict.APPROVED, {"answer": "forged"}))
+    real = reviewed_execution()
+    fake = [StepResult(step_id="s0", tool="math", status=StepStatus.SUCCEEDED, output={"value": "forged"})]
+    with pytest.raises(EventRefused, match=r"not the execution\.completed the pipeline recorded"):
+        await review_execution(real.model_copy(update={"results": fake}), deps)
+    assert judged == [] and published.events == []
