@@ -72,7 +72,7 @@ async def test_a_submission_taking_another_tenants_task_id_is_refused_and_the_ta
     hijack = TaskSubmitted(task_id=task_id, tenant="mallory", request=TaskRequest(description="mine now"))
     raw = await publish(producer, pipeline.topics.task_submitted, hijack)
 
-    task = await api.wait_until(task_id, lambda task: bool(task["flags"]), timeout_s=90)
+    task = await api.wait_until(task_id, lambda task: bool(task.get("flags")), timeout_s=90)
     assert task["tenant"] == "acme" and task["description"] == DEMO
     assert [(f["event_id"], f["type"]) for f in task["flags"]] == [(hijack.event_id, "task.submitted")]
 
@@ -103,7 +103,7 @@ async def test_a_fake_successful_ending_is_flagged_and_the_real_result_stays(
     )
     await publish(producer, pipeline.topics.task_finished, fake)
 
-    task = await api.wait_until(task_id, lambda task: bool(task["flags"]), timeout_s=90)
+    task = await api.wait_until(task_id, lambda task: bool(task.get("flags")), timeout_s=90)
     assert [(f["event_id"], f["type"]) for f in task["flags"]] == [(fake.event_id, "task.finished")]
     assert task["status"] == "succeeded" and task["result"] == done["result"]
     assert task["finished_by"] == "reviewer"
