@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -38,13 +39,14 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     )
 
     def tools_for(event: PlanCreated) -> ToolRunner:
-        workspace = workspaces.open(event.task_id)
+        workspace = workspaces.open(event.tenant, event.task_id)
         return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
 
     deps = ExecutorDeps(
         ledger=runtime.ledger,
         publisher=runtime.publisher,
         tools_for=tools_for,
+        tools={spec.name: spec for spec in registry.specs()},
         max_parallel_steps=settings.executor_max_parallel_steps,
         max_event_bytes=settings.max_event_bytes,
     )

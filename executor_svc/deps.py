@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import ToolRunner
 from schemas import PlanCreated
+from toolbox import ToolSpec
 from troupe.ledger import Ledger
 from troupe.publishing import EventPublisher
 
@@ -22,6 +23,8 @@ class ExecutorDeps:
     publisher: EventPublisher
     # Tools are bound per plan: each task gets its own workspace.
     tools_for: Callable[[PlanCreated], ToolRunner]
+    # What each tool accepts: every plan is checked against these before a step runs.
+    tools: Mapping[str, ToolSpec]
     max_parallel_steps: int = 4
     max_event_bytes: int = 1024 * 1024
     running: RunningTasks = field(default_factory=RunningTasks)

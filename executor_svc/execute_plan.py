@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from executor_svc.deps import SERVICE, ExecutorDeps
+from executor_svc.plan_check import forged_plan, plan_refusal
 from executor_svc.result_size import fit_results
 from executor_svc.running_tasks import TaskStopped
 from executor_svc.step_runner import run_steps
@@ -16,18 +17,37 @@ from schemas import (
     StepPhase,
     StepProgressed,
     StepResult,
+    TaskSubmitted,
     utc_now,
 )
+from troupe.boundary import owner_key, refuse
 from troupe.ledger import stage_key
+from troupe.logs import get_logger
+from troupe.metrics import record_event_refused
 from troupe.stages import caused_by, emit_once, finish, look_up, replay
 
 __all__ = ["execute_plan"]
 
+log = get_logger(__name__)
+
 
 async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
     key = stage_key("execute", event.task_id, event.iteration)
-    if (recorded := await look_up(deps.ledger, event.task_id, key)).anything:
+    owner, planned, recorded = await asyncio.gather(
+        deps.ledger.find(owner_key(event.task_id)),
+        deps.ledger.find(stage_key("plan", event.task_id, event.iteration)),
+        look_up(deps.ledger, event.task_id, key),
+    )
+    if (forged := forged_plan(event, owner, planned)) is not None:
+        refuse(SERVICE, event, forged)  # not the task's to end: its own plan may still come
+    assert isinstance(owner, TaskSubmitted)  # owner keys hold submissions only
+    if recorded.anything:
         await replay(deps.publisher, recorded)
+        return
+    if (refusal := plan_refusal(event, owner, deps.tools)) is not None:
+        log.warning("plan.refused", task_id=event.task_id, iteration=event.iteration, reason=refusal)
+        record_event_refused(SERVICE, event.type)
+        await finish(deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=refusal)
         return
     remaining_s = (event.context.deadline - utc_now()).total_seconds()
     if remaining_s <= 0:

@@ -9,4 +9,4 @@ __all__ = ["remove_workspace"]
 
 
 async def remove_workspace(event: TaskFinished, workspaces: Workspaces) -> None:
-    await workspaces.release(event.task_id)
+    await workspaces.release(event.tenant, event.task_id)

@@ -37,14 +37,16 @@ class Workspaces:
         self._pending: set[asyncio.Task[None]] = set()
         self._warned = False
 
-    def path(self, task_id: str) -> Path:
-        if not task_id or "/" in task_id or "\0" in task_id or task_id in (".", ".."):
-            raise ValueError(f"task id {task_id!r} cannot name a workspace folder")
-        return self.root / task_id
+    def path(self, tenant: str | None, task_id: str) -> Path:
+        """One folder per tenant and task id, so no task id reaches another tenant's files."""
+        for part in (tenant or "_", task_id):
+            if not part or "/" in part or "\0" in part or part in (".", ".."):
+                raise ValueError(f"{part!r} cannot name a workspace folder")
+        return self.root / (tenant or "_") / task_id
 
-    def open(self, task_id: str) -> Path:
+    def open(self, tenant: str | None, task_id: str) -> Path:
         """The task's workspace, made and capped on first use; a later plan of the same task gets it again."""
-        workspace = self.path(task_id)
+        workspace = self.path(tenant, task_id)
         workspace.mkdir(parents=True, exist_ok=True)
         if self.quota_mb > 0 and not os.path.ismount(workspace):
             problem = _mount_tmpfs(workspace, self.quota_mb)
@@ -53,27 +55,27 @@ class Workspaces:
                 log.warning("workspace.no_quota", reason=problem, quota_mb=self.quota_mb)
         return workspace
 
-    def remove(self, task_id: str) -> None:
-        workspace = self.path(task_id)
+    def remove(self, tenant: str | None, task_id: str) -> None:
+        workspace = self.path(tenant, task_id)
         if os.path.ismount(workspace):
             # Detached: a sandbox still running in it (a task stopped mid-step) keeps it until it ends.
             _libc.umount2(os.fsencode(workspace), _MNT_DETACH)
         shutil.rmtree(workspace, ignore_errors=True)
 
-    async def release(self, task_id: str) -> None:
+    async def release(self, tenant: str | None, task_id: str) -> None:
         """Removes the task's workspace now, or after the retention time in the background."""
-        if self.retention_s < 0 or not self.path(task_id).exists():
+        if self.retention_s < 0 or not self.path(tenant, task_id).exists():
             return
         if self.retention_s == 0:
-            await asyncio.to_thread(self.remove, task_id)
+            await asyncio.to_thread(self.remove, tenant, task_id)
             return
-        later = asyncio.create_task(self._remove_after(task_id, self.retention_s))
+        later = asyncio.create_task(self._remove_after(tenant, task_id, self.retention_s))
         self._pending.add(later)
         later.add_done_callback(self._pending.discard)
 
-    async def _remove_after(self, task_id: str, delay_s: float) -> None:
+    async def _remove_after(self, tenant: str | None, task_id: str, delay_s: float) -> None:
         await asyncio.sleep(delay_s)
-        await asyncio.to_thread(self.remove, task_id)
+        await asyncio.to_thread(self.remove, tenant, task_id)
 
 
 def _mount_tmpfs(target: Path, size_mb: int) -> str | None:

@@ -2,23 +2,27 @@
 
 The result depends on which events were seen, not on the order they came in: statuses only move forward by
 (iteration, stage rank), per-iteration data is kept for the newest iteration, a terminal status never
-changes, and an event id already applied changes nothing.
+changes, and an event id already applied changes nothing. One thing is decided by the order the events were
+stored, as any writer on Kafka can backdate an event's time: a task belongs to the tenant of its first stored
+submission (of its first stored event, until one is stored). Events naming another tenant, and endings that
+do not follow the task's lifecycle, are ignored and listed in the task's `flags`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from gateway_svc.task_state import LogEntry, ReviewState, StepState, TaskState, TaskStatus
+from gateway_svc.task_state import EventFlag, LogEntry, ReviewState, StepState, TaskState, TaskStatus
 from schemas import (
     CancelRequested,
     DeadLettered,
     ExecutionCompleted,
+    FinalStatus,
     InvalidEvent,
     PlanCreated,
     ReviewCompleted,
@@ -32,7 +36,17 @@ from schemas import (
 )
 from troupe.event_limits import check_event_size
 
-__all__ = ["ProjectedEvent", "TracedEvent", "fold", "log_entry", "project", "read_event", "trace_id_from"]
+__all__ = [
+    "ProjectedEvent",
+    "TracedEvent",
+    "fold",
+    "log_entry",
+    "owner_tenant",
+    "project",
+    "read_event",
+    "suspect_endings",
+    "trace_id_from",
+]
 
 ProjectedEvent = TaskEvent | DeadLettered
 TracedEvent = tuple[ProjectedEvent, str | None]  # an event and the trace id its message carried
@@ -67,17 +81,42 @@ def trace_id_from(traceparent: str | None) -> str | None:
 
 
 def project(
-    state: TaskState | None, event: ProjectedEvent, *, trace_id: str | None, now: datetime
+    state: TaskState | None,
+    event: ProjectedEvent,
+    *,
+    trace_id: str | None,
+    now: datetime,
+    owner: str | None = None,
+    suspect: Mapping[str, str] | None = None,
 ) -> TaskState | None:
-    """The state after `event`, or None when the event changes nothing (duplicate, or no task id)."""
+    """The state after `event`, or None when the event changes nothing (duplicate, or no task id).
+
+    The task's tenant is `owner`, else that of the state, else the event's; an event naming another tenant,
+    or whose id `suspect` gives a reason for, is only listed in the task's flags.
+    """
     if event.task_id is None or (state is not None and event.event_id in state.applied_events):
         return None
     base = state or TaskState(
         task_id=event.task_id,
-        tenant=event.tenant or "default",
+        tenant=owner or _tenant(event),
         created_at=event.occurred_at,
         updated_at=now,
     )
+    reason = (
+        "it names another tenant than the task's"
+        if _tenant(event) != base.tenant
+        else (suspect or {}).get(event.event_id)
+    )
+    if reason is not None:
+        flag = EventFlag(event_id=event.event_id, type=event.type, reason=reason)
+        return base.model_copy(
+            update={
+                "flags": [*base.flags, flag],
+                "applied_events": [*base.applied_events, event.event_id],
+                "revision": base.revision + 1,
+                "updated_at": now,
+            }
+        )
     changes = _APPLY[type(event)](base, event)
     if trace_id and (base.trace_id is None or isinstance(event, TaskSubmitted)):
         changes["trace_id"] = trace_id
@@ -94,15 +133,54 @@ def project(
 def fold(events: Iterable[TracedEvent], *, now: datetime) -> TaskState | None:
     """The state of a task from all of its events, applied in time order so that the result is one and the
     same for whoever computes it (the first of two different endings wins, by time)."""
+    stored = list(events)
+    seen = [event for event, _ in stored]
+    owner = owner_tenant(seen)
+    suspect = suspect_endings(seen, owner)
     state = None
-    for event, trace_id in sorted(events, key=lambda e: (e[0].occurred_at, e[0].event_id)):
-        state = project(state, event, trace_id=trace_id, now=now) or state
+    for event, trace_id in sorted(stored, key=lambda e: (e[0].occurred_at, e[0].event_id)):
+        state = project(state, event, trace_id=trace_id, now=now, owner=owner, suspect=suspect) or state
     return state
+
+
+def owner_tenant(stored: Sequence[ProjectedEvent]) -> str | None:
+    """The tenant of the first submission in `stored` (events in the order they were stored), else of the
+    first event: the pipeline's own events of a task all name its submitter's tenant."""
+    first = next((e for e in stored if isinstance(e, TaskSubmitted)), None) or next(iter(stored), None)
+    return _tenant(first) if first is not None else None
+
+
+def suspect_endings(events: Sequence[ProjectedEvent], owner: str | None) -> dict[str, str]:
+    """The task.finished events, by id, that do not follow the task's lifecycle, and why: every ending
+    follows the task's submission, and a success follows an approval of the same iteration and result.
+    Over the set of events, not their order, since the topics are read in no set order."""
+    mine = [e for e in events if _tenant(e) == owner]
+    submitted = any(isinstance(e, TaskSubmitted) for e in mine)
+    approved = [
+        (e.iteration, e.final_result)
+        for e in mine
+        if isinstance(e, ReviewCompleted) and e.verdict is Verdict.APPROVED
+    ]
+    suspect = {}
+    for ev in mine:
+        if not isinstance(ev, TaskFinished):
+            continue
+        if not submitted:
+            suspect[ev.event_id] = "a task.finished for a task whose submission was never seen"
+        elif ev.status is FinalStatus.SUCCEEDED and (ev.iteration, ev.result) not in approved:
+            suspect[ev.event_id] = (
+                f"a success (by {ev.finished_by or 'an unnamed service'}) that matches no approving review of "
+                f"iteration {ev.iteration} and its result"
+            )
+    return suspect
+
+
+def _tenant(event: ProjectedEvent) -> str:
+    return event.tenant or "default"
 
 
 def _submitted(state: TaskState, ev: TaskSubmitted) -> dict[str, Any]:
     return {
-        "tenant": ev.tenant,
         "description": ev.request.description,
         "constraints": ev.request.constraints,
         "created_at": ev.occurred_at,
@@ -173,7 +251,11 @@ def _review_completed(state: TaskState, ev: ReviewCompleted) -> dict[str, Any]:
 def _finished(state: TaskState, ev: TaskFinished) -> dict[str, Any]:
     if state.terminal:
         return {}
-    changes: dict[str, Any] = {"status": TaskStatus(ev.status.value), "reason": ev.reason}
+    changes: dict[str, Any] = {
+        "status": TaskStatus(ev.status.value),
+        "reason": ev.reason,
+        "finished_by": ev.finished_by,
+    }
     if ev.result is not None:
         changes["result"] = ev.result
     return changes
@@ -261,15 +343,16 @@ _APPLY: dict[type, Callable[[TaskState, Any], dict[str, Any]]] = {
 }
 
 
-def log_entry(event: ProjectedEvent) -> LogEntry | None:
-    """A short human line for the task's log, or None for a dead letter no task can be named for."""
+def log_entry(event: ProjectedEvent, flag: EventFlag | None = None) -> LogEntry | None:
+    """A short human line for the task's log, or None for a dead letter no task can be named for. A flagged
+    event is shown as ignored, under the task's tenant, and none of its own words."""
     if event.task_id is None:
         return None
-    level, message = _describe(event)
+    level, message = ("warning", f"ignored a {event.type}: {flag.reason}") if flag else _describe(event)
     return LogEntry(
         event_id=event.event_id,
         task_id=event.task_id,
-        tenant=event.tenant or "default",
+        tenant=_tenant(event),
         time=event.occurred_at,
         level=level,
         type=event.type,

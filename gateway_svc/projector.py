@@ -13,8 +13,12 @@ from gateway_svc.projection import ProjectedEvent, TracedEvent, fold, log_entry
 from gateway_svc.projection_store import TaskWriter
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import utc_now
+from troupe.logs import get_logger
+from troupe.metrics import record_event_refused
 
 __all__ = ["Projector", "TaskScope", "WriteConflict"]
+
+logger = get_logger(__name__)
 
 TaskScope = Callable[[Sequence[TracedEvent]], AbstractContextManager[None]]
 
@@ -114,11 +118,12 @@ class Projector:
             if state is None:
                 self._remember(task_id, log, None)
                 return None
-            await self._store.put(state, _log_of(log.events))
+            await self._store.put(state, _log_of(log.events, state))
             seen = log.slots
             log = await self._read_on(task_id, log)
             if log.slots == seen:
                 self._remember(task_id, log, state)
+                _report_flags(state, fresh)
                 return state
         self._logs.pop(task_id, None)
         raise WriteConflict(f"task {task_id}: its events kept changing over {self._attempts} attempts")
@@ -165,6 +170,22 @@ class Projector:
             self._logs.popitem(last=False)
 
 
+def _report_flags(state: TaskState, fresh: list[TracedEvent]) -> None:
+    """Log and count the events of `fresh` the projection ignored: they came from a writer on Kafka."""
+    ids = {event.event_id for event, _ in fresh}
+    for flag in state.flags:
+        if flag.event_id in ids:
+            logger.warning(
+                "event.refused",
+                consumer="projection",
+                type=flag.type,
+                event_id=flag.event_id,
+                task_id=state.task_id,
+                reason=flag.reason,
+            )
+            record_event_refused("projection", flag.type)
+
+
 def _unseen(known: list[TracedEvent], batch: list[TracedEvent]) -> list[TracedEvent]:
     """The events of `batch` that `known` does not hold, each once, in batch order."""
     ids = {event.event_id for event, _ in known}
@@ -176,6 +197,11 @@ def _unseen(known: list[TracedEvent], batch: list[TracedEvent]) -> list[TracedEv
     return fresh
 
 
-def _log_of(known: list[TracedEvent]) -> list[LogEntry]:
-    entries = {e.event_id: e for event, _ in known if (e := log_entry(event)) is not None}
+def _log_of(known: list[TracedEvent], state: TaskState) -> list[LogEntry]:
+    flags = {flag.event_id: flag for flag in state.flags}
+    entries = {
+        e.event_id: e.model_copy(update={"tenant": state.tenant})
+        for event, _ in known
+        if (e := log_entry(event, flags.get(event.event_id))) is not None
+    }
     return sorted(entries.values(), key=lambda e: (e.time, e.event_id))

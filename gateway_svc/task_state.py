@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, JsonValue
 
 from schemas import FinalStatus, Plan, StepResult, TaskConstraints, Usage, Verdict
 
-__all__ = ["TERMINAL", "LogEntry", "ReviewState", "StepState", "TaskState", "TaskStatus"]
+__all__ = ["TERMINAL", "EventFlag", "LogEntry", "ReviewState", "StepState", "TaskState", "TaskStatus"]
 
 
 class TaskStatus(StrEnum):
@@ -48,6 +48,15 @@ class ReviewState(BaseModel):
     reviewer: str = ""
 
 
+class EventFlag(BaseModel):
+    """An event the projection ignored, and why: one that names another tenant, or an ending that does not
+    follow the task's own lifecycle. Such events come from a writer on Kafka, not from the pipeline."""
+
+    event_id: str
+    type: str
+    reason: str
+
+
 class TaskState(BaseModel):
     """A task as the projection knows it. `revision` counts the events applied; `applied_events` makes
     every event count once however often it is delivered."""
@@ -73,6 +82,8 @@ class TaskState(BaseModel):
     result: JsonValue = None
     reason: str | None = None
     cancel_requested: bool = False
+    finished_by: str = ""
+    flags: list[EventFlag] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     trace_id: str | None = None
     created_at: datetime

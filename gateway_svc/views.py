@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, JsonValue
 
-from gateway_svc.task_state import LogEntry, ReviewState, StepState, TaskState, TaskStatus
+from gateway_svc.task_state import EventFlag, LogEntry, ReviewState, StepState, TaskState, TaskStatus
 from schemas import Plan, StepResult, TaskConstraints, Usage
 from troupe.telemetry import trace_url
 
@@ -59,6 +59,11 @@ class TaskView(TaskSummary):
     result: JsonValue = None
     error: str | None = Field(description="Why the task did not succeed, when it did not.")
     cancel_requested: bool
+    finished_by: str = Field(default="", description="The service that ended the task.")
+    flags: list[EventFlag] = Field(
+        default_factory=list,
+        description="Events published for this task that the projection ignored, and why (docs/security.md).",
+    )
     usage: Usage
     trace_id: str | None
     trace_url: str | None = Field(
@@ -89,6 +94,8 @@ def task_view(state: TaskState, grafana_url: str | None = None) -> TaskView:
         result=state.result,
         error=state.reason,
         cancel_requested=state.cancel_requested,
+        finished_by=state.finished_by,
+        flags=state.flags,
         usage=state.usage,
         trace_id=state.trace_id,
         trace_url=trace_url(grafana_url, state.trace_id) if grafana_url and state.trace_id else None,

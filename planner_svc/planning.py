@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from planner_svc.deps import SERVICE, PlannerDeps
 from planner_svc.plan_writer import Draft, PlanningFailed, Revision
-from planner_svc.validation import plan_problems
 from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage
 from troupe.ledger import stage_key
+from troupe.plan_rules import plan_problems
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["plan_iteration"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from planner_svc.deps import PlannerDeps
+from planner_svc.deps import SERVICE, PlannerDeps
 from planner_svc.plan_writer import Revision
 from planner_svc.planning import plan_iteration
 from schemas import ReviewCompleted, Verdict
+from troupe.boundary import differs_from_record, refuse
+from troupe.ledger import stage_key
 
 __all__ = ["revise_plan"]
 
@@ -18,5 +20,9 @@ async def revise_plan(event: ReviewCompleted, deps: PlannerDeps) -> None:
         or event.iteration >= event.context.request.constraints.max_iterations
     ):
         return
+    # The next plan is written from the review's feedback and context: only the reviewer's own review counts.
+    recorded = await deps.ledger.find(stage_key("review", event.task_id, event.iteration))
+    if (forged := differs_from_record(event, recorded)) is not None:
+        refuse(SERVICE, event, forged)
     revision = Revision(event.feedback, event.plan, event.results)
     await plan_iteration(event, event.context, iteration=event.iteration + 1, revision=revision, deps=deps)

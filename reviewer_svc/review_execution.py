@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from reviewer_svc.deps import SERVICE, ReviewerDeps
 from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
 from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted
+from troupe.boundary import differs_from_record, refuse
 from troupe.ledger import stage_key
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
@@ -14,7 +17,13 @@ __all__ = ["review_execution"]
 
 async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> None:
     key = stage_key("review", event.task_id, event.iteration)
-    recorded = await look_up(deps.ledger, event.task_id, key)
+    executed, recorded = await asyncio.gather(
+        deps.ledger.find(stage_key("execute", event.task_id, event.iteration)),
+        look_up(deps.ledger, event.task_id, key),
+    )
+    # The verdict and the task's final result come from these results: only the executor's own count.
+    if (forged := differs_from_record(event, executed)) is not None:
+        refuse(SERVICE, event, forged)
     if recorded.end is not None:
         await replay(deps.publisher, recorded)
         return

@@ -21,6 +21,7 @@ __all__ = [
     "ALL",
     "CONSUMER_LAG",
     "EVENTS_IN_FLIGHT",
+    "EVENTS_REFUSED",
     "LLM_COST",
     "LLM_TOKENS",
     "STAGE_DURATION",
@@ -30,6 +31,7 @@ __all__ = [
     "TOOL_FAILURES",
     "Metric",
     "prometheus_series",
+    "record_event_refused",
     "record_llm_usage",
     "record_stage",
     "record_task_finished",
@@ -92,6 +94,13 @@ TOOL_DURATION = Metric(
 TOOL_FAILURES = Metric(
     "troupe.tool.failures", "counter", "{failure}", "Tool steps that did not succeed", ("tool", "outcome")
 )
+EVENTS_REFUSED = Metric(
+    "troupe.events.refused",
+    "counter",
+    "{event}",
+    "Well-formed events a consumer would not act on: not what the pipeline recorded, or another tenant's task",
+    ("consumer", "type"),
+)
 ALL = (
     TASKS_FINISHED,
     TASK_DURATION,
@@ -102,6 +111,7 @@ ALL = (
     LLM_COST,
     TOOL_DURATION,
     TOOL_FAILURES,
+    EVENTS_REFUSED,
 )
 
 _UNIT_SUFFIXES = {"s": "seconds", "ms": "milliseconds", "By": "bytes"}
@@ -129,6 +139,7 @@ class _Instruments:
     llm_cost: Counter
     tool_duration: Histogram
     tool_failures: Counter
+    events_refused: Counter
 
 
 # Consumer lag is sampled elsewhere (an async Kafka call) and observed from here at each export.
@@ -175,6 +186,7 @@ def _instruments() -> _Instruments:
         llm_cost=counter(LLM_COST),
         tool_duration=histogram(TOOL_DURATION),
         tool_failures=counter(TOOL_FAILURES),
+        events_refused=counter(EVENTS_REFUSED),
     )
 
 
@@ -202,6 +214,10 @@ def record_tool_step(tool: str, outcome: str, duration_s: float, sandbox: str | 
     instruments.tool_duration.record(duration_s, {"tool": tool, "outcome": outcome, "sandbox": sandbox or ""})
     if outcome != "succeeded":
         instruments.tool_failures.add(1, {"tool": tool, "outcome": outcome})
+
+
+def record_event_refused(consumer: str, event_type: str) -> None:
+    _instruments().events_refused.add(1, {"consumer": consumer, "type": event_type})
 
 
 def set_consumer_lag(group: str, topic: str, lag: int) -> None:

@@ -54,6 +54,7 @@ def test_recorded_metrics_carry_the_declared_names_and_labels(reader: InMemoryMe
     metrics.record_llm_usage("openai", "gpt-4o", 100, 20, 0.01)
     metrics.record_tool_step("python_exec", "failed", 0.2, "bwrap")
     metrics.set_consumer_lag("troupe.planner", "troupe.tasks.submitted", 3)
+    metrics.record_event_refused("executor", "plan.created")
     points = _points(reader)
     for metric in metrics.ALL:
         assert metric.name in points, metric.name

@@ -23,14 +23,16 @@ async def test_a_workspace_is_removed_when_its_task_finishes(unique: str) -> Non
         kafka_fetch_max_wait_ms=50,
     )
     await ensure_topics(settings, [settings.topics.task_finished])
-    done, other = root / "t-done", root / "t-other"
+    done, other = root / "acme" / "t-done", root / "acme" / "t-other"
     for workspace in (done, other):
-        workspace.mkdir()
+        workspace.mkdir(parents=True)
         (workspace / "result.txt").write_text("kept until the task ends")
     app = create_app(settings)
     broker = app.broker
     assert broker is not None
-    finished = TaskFinished(task_id="t-done", event_id=f"f-{unique}", status=FinalStatus.SUCCEEDED)
+    finished = TaskFinished(
+        task_id="t-done", tenant="acme", event_id=f"f-{unique}", status=FinalStatus.SUCCEEDED
+    )
     try:
         async with broker:
             await broker.start()

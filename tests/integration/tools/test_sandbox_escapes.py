@@ -425,7 +425,7 @@ async def test_writing_past_the_workspace_quota_fails(python_exec: PythonExec, r
     from executor_svc.workspaces import Workspaces
 
     workspaces = Workspaces(reachable_dir / "workspaces", quota_mb=32, retention_s=0)
-    workspace = workspaces.open("t-quota")
+    workspace = workspaces.open("acme", "t-quota")
     try:
         code = """
 written = 0
@@ -442,5 +442,5 @@ print('MiB', written)
         assert "stopped No space left on device" in result.stdout, result.stdout + result.stderr
         assert int(result.stdout.split()[-1]) <= 32
     finally:
-        workspaces.remove("t-quota")
+        workspaces.remove("acme", "t-quota")
     assert not workspace.exists()

@@ -248,3 +248,13 @@ async def test_a_body_within_the_limit_whose_event_is_over_it_is_413(parts: Comp
     assert answer.status_code == 413
     assert "the task's event would be" in answer.json()["detail"]
     assert isinstance(parts.publisher, RecordingPublisher) and parts.publisher.events == []
+
+
+async def test_a_client_cannot_choose_the_task_id_so_none_of_another_tenants_ids_is_reachable(
+    parts: Components,
+) -> None:
+    async with serving(parts) as api:
+        chosen = await api.post("/tasks", json={"description": "x", "task_id": "someone-elses"})
+        assert chosen.status_code in (400, 422)
+        assert isinstance(parts.publisher, RecordingPublisher)
+        assert parts.publisher.events == []

@@ -7,6 +7,7 @@ from datetime import timedelta
 from schemas import (
     Envelope,
     Plan,
+    PlanCreated,
     PlanStep,
     TaskConstraints,
     TaskContext,
@@ -15,6 +16,8 @@ from schemas import (
     TaskSubmitted,
     utc_now,
 )
+from troupe.boundary import owner_key
+from troupe.ledger import Ledger, stage_key
 from troupe.publishing import RecordingPublisher
 
 
@@ -38,6 +41,29 @@ def context(max_iterations: int = 3, expired: bool = False) -> TaskContext:
     )
     start = utc_now() - (timedelta(hours=1) if expired else timedelta(0))
     return TaskContext.starting(request, submitted_at=start)
+
+
+async def recorded_plan(
+    ledger: Ledger,
+    plan: Plan,
+    *,
+    task_id: str = "t-1",
+    iteration: int = 1,
+    expired: bool = False,
+    allowed_tools: list[str] | None = None,
+) -> PlanCreated:
+    """A plan.created as the planner would publish it: its task's submission and the plan recorded first."""
+    start = utc_now() - (timedelta(hours=1) if expired else timedelta(0))
+    task = submitted(task_id, allowed_tools=allowed_tools).model_copy(update={"occurred_at": start})
+    await ledger.record_once(owner_key(task_id), task)
+    event = PlanCreated(
+        task_id=task_id,
+        tenant=task.tenant,
+        iteration=iteration,
+        context=TaskContext.starting(task.request, submitted_at=start),
+        plan=plan,
+    )
+    return await ledger.record_once(stage_key("plan", task_id, iteration), event)  # type: ignore[return-value]
 
 
 class DiesBeforePublishingTheEnd(RecordingPublisher):

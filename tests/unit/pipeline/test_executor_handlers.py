@@ -20,7 +20,6 @@ from schemas import (
     ExecutionCompleted,
     FinalStatus,
     Plan,
-    PlanCreated,
     PlanStep,
     StepPhase,
     StepProgressed,
@@ -29,7 +28,7 @@ from schemas import (
     TaskFinished,
     encode_event,
 )
-from tests.unit.pipeline.fakes import context
+from tests.unit.pipeline.fakes import recorded_plan
 from toolbox import Registry, ToolContext, ToolSettings, ToolTimeout, build_registry
 from troupe.ledger import InMemoryLedger
 from troupe.publishing import RecordingPublisher
@@ -97,18 +96,18 @@ async def test_a_step_can_use_an_earlier_steps_output() -> None:
     assert tools.calls[1] == {"expression": "6*7 + 1"}
 
 
-def plan_created(plan: Plan, expired: bool = False) -> PlanCreated:
-    return PlanCreated(task_id="t-1", iteration=1, context=context(expired=expired), plan=plan)
+TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
 
 
 def deps_with(tools: ToolRunner) -> tuple[ExecutorDeps, RecordingPublisher]:
     publisher = RecordingPublisher()
-    return ExecutorDeps(InMemoryLedger(), publisher, lambda _: tools, running=RunningTasks()), publisher
+    deps = ExecutorDeps(InMemoryLedger(), publisher, lambda _: tools, TOOLS, running=RunningTasks())
+    return deps, publisher
 
 
 async def test_execution_reports_each_step_then_all_results() -> None:
     deps, published = deps_with(FakeTools())
-    await execute_plan(plan_created(Plan(steps=[step("a"), step("b", "a")])), deps)
+    await execute_plan(await recorded_plan(deps.ledger, Plan(steps=[step("a"), step("b", "a")])), deps)
     progress = published.of_type(StepProgressed)
     assert [(p.step_id, p.phase, p.steps_done) for p in progress] == [
         ("a", StepPhase.STARTED, 0),
@@ -123,7 +122,7 @@ async def test_execution_reports_each_step_then_all_results() -> None:
 async def test_a_redelivered_plan_is_not_executed_twice() -> None:
     tools = FakeTools()
     deps, published = deps_with(tools)
-    event = plan_created(Plan(steps=[step("a")]))
+    event = await recorded_plan(deps.ledger, Plan(steps=[step("a")]))
     await execute_plan(event, deps)
     await execute_plan(event, deps)
     assert len(tools.calls) == 1
@@ -133,16 +132,17 @@ async def test_a_redelivered_plan_is_not_executed_twice() -> None:
 
 async def test_a_plan_past_its_deadline_ends_the_task_timed_out() -> None:
     deps, published = deps_with(FakeTools())
-    await execute_plan(plan_created(Plan(steps=[step("a")]), expired=True), deps)
+    await execute_plan(await recorded_plan(deps.ledger, Plan(steps=[step("a")]), expired=True), deps)
     [finished] = published.of_type(TaskFinished)
     assert finished.status is FinalStatus.TIMED_OUT
 
 
 async def test_cancel_stops_running_steps_and_publishes_no_results() -> None:
     deps, published = deps_with(FakeTools(delay=30))
-    execution = asyncio.create_task(execute_plan(plan_created(Plan(steps=[step("a")])), deps))
+    event = await recorded_plan(deps.ledger, Plan(steps=[step("a")]))
+    execution = asyncio.create_task(execute_plan(event, deps))
     await asyncio.sleep(0.05)
-    await stop_steps(CancelRequested(task_id="t-1"), deps)
+    await stop_steps(CancelRequested(task_id="t-1", tenant=event.tenant), deps)
     async with asyncio.timeout(2):
         await execution
     assert published.of_type(ExecutionCompleted) == []
@@ -174,7 +174,7 @@ async def test_outputs_too_large_for_one_event_give_way_to_a_note_largest_first(
     plan = Plan(
         steps=[step("a", expression="big"), step("b", expression="bigger"), step("c", expression="small")]
     )
-    await execute_plan(plan_created(plan), deps)
+    await execute_plan(await recorded_plan(deps.ledger, plan), deps)
     [completed] = published.of_type(ExecutionCompleted)
     assert len(encode_event(completed)) <= deps.max_event_bytes - HEADROOM_BYTES
     a, b, c = completed.results

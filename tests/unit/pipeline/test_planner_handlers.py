@@ -23,7 +23,7 @@ from schemas import (
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
-from troupe.ledger import InMemoryLedger
+from troupe.ledger import InMemoryLedger, stage_key
 from troupe.publishing import RecordingPublisher
 
 TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
@@ -123,7 +123,9 @@ def review(verdict: Verdict, iteration: int, max_iterations: int = 3) -> ReviewC
 async def test_a_revise_verdict_plans_the_next_iteration_with_the_feedback() -> None:
     writer = Scripted(Draft(math_plan("2"), "m", Usage()))
     deps, published = deps_with(writer)
-    await revise_plan(review(Verdict.REVISE, iteration=1), deps)
+    event = review(Verdict.REVISE, iteration=1)
+    await deps.ledger.record_once(stage_key("review", "t-1", 1), event)  # as the reviewer does
+    await revise_plan(event, deps)
     [plan] = published.of_type(PlanCreated)
     assert (plan.iteration, plan.revision_feedback) == (2, "show your work")
     assert writer.revisions[0] is not None and writer.revisions[0].previous_plan == math_plan("1")

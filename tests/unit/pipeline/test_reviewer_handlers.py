@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import pytest
 from pydantic import JsonValue
@@ -23,7 +24,7 @@ from schemas import (
     Verdict,
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan
-from troupe.ledger import InMemoryLedger
+from troupe.ledger import InMemoryLedger, stage_key
 from troupe.publishing import RecordingPublisher
 
 
@@ -41,6 +42,12 @@ def test_outcome_of_a_verdict(verdict: Verdict, iteration: int, expected: FinalS
 
 
 def completed(iteration: int = 1) -> ExecutionCompleted:
+    """One event per iteration, as the executor recorded it (deps_judging puts it in the ledger)."""
+    return _completed(iteration)
+
+
+@cache
+def _completed(iteration: int) -> ExecutionCompleted:
     results = [StepResult(step_id="s0", tool="math", status=StepStatus.SUCCEEDED, output={"value": 2})]
     return ExecutionCompleted(
         task_id="t-1", iteration=iteration, context=context(), plan=math_plan("1+1"), results=results
@@ -60,7 +67,9 @@ def deps_judging(
         return answer
 
     publisher = publisher or RecordingPublisher()
-    return ReviewerDeps(InMemoryLedger(), publisher, FunctionJudge(judge)), publisher, calls
+    ledger = InMemoryLedger()
+    ledger.records |= {stage_key("execute", "t-1", i): completed(i) for i in (1, 2, 3)}
+    return ReviewerDeps(ledger, publisher, FunctionJudge(judge)), publisher, calls
 
 
 def judgement(verdict: Verdict, result: JsonValue = None) -> Judgement:

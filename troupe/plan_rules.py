@@ -1,5 +1,7 @@
-"""Plan validation: a plan is executed only if every step names a known, allowed tool with valid arguments.
+"""Plan rules: a plan is executed only if every step names a known, allowed tool with valid arguments.
 
+Pure, and shared: the planner checks its drafts with them, and the executor checks every plan again before
+running it, since a `plan.created` on Kafka is only as trustworthy as whoever could write to the topic.
 The plan's structure (unique ids, known dependencies, no cycles) is already checked by `schemas.Plan`.
 """
 
