@@ -40,6 +40,8 @@ SANDBOX_CODE = (
     f"time.sleep({SANDBOX_SLEEP_S}); print('sandbox-end', time.time())"
 )
 _STAMPS = re.compile(r"sandbox-start (\d+\.\d+).*?sandbox-end (\d+\.\d+)", re.DOTALL)
+# python_exec's result names its backend; in the prompt it may sit in JSON quoted inside JSON.
+_BACKEND = re.compile(r"backend\W+(docker|bwrap)")
 
 
 def plan_for(prompt: str) -> dict[str, Any]:
@@ -58,10 +60,14 @@ def review_for(prompt: str) -> dict[str, Any]:
     return {"verdict": "approved", "feedback": "right", "final_result": {"value": 2}}
 
 
-def sandbox_run(prompt: str) -> tuple[float, float] | None:
-    """(started, ended) wall-clock stamps of the sandbox run a reviewer's prompt shows, if it shows one."""
+def sandbox_run(prompt: str) -> tuple[float, float, str] | None:
+    """(started, ended, backend) of the sandbox run a reviewer's prompt shows, if it shows one; the stamps are
+    wall-clock, the backend "?" if the prompt does not name it."""
     found = _STAMPS.search(prompt)
-    return (float(found.group(1)), float(found.group(2))) if found else None
+    if found is None:
+        return None
+    backend = _BACKEND.search(prompt)
+    return float(found.group(1)), float(found.group(2)), backend.group(1) if backend else "?"
 
 
 def completion(model: str, answer: dict[str, Any]) -> bytes:
@@ -123,7 +129,7 @@ class Script:
     delay_s: float = 0.0
     in_flight: InFlight = field(default_factory=InFlight)
     hung_returned: list[float] = field(default_factory=list)
-    sandbox_runs: list[tuple[float, float]] = field(default_factory=list)
+    sandbox_runs: list[tuple[float, float, str]] = field(default_factory=list)
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()

@@ -196,10 +196,11 @@ async def sandbox_case(
     say(f"r2: {count} tasks at once, each a python_exec step sleeping 1 s in the sandbox")
     tasks = [(f"bench-r2-{uuid.uuid4().hex[:16]}", f"{TASK} {SANDBOX_MARKER}") for _ in range(count)]
     phase, stats = await troupe_burst(stack, door, llm, tasks, budget_s(count, delay_s + 1))
-    runs = [(start, end) for start, end in stats["sandbox_runs"]]
+    runs = [(start, end) for start, end, _ in stats["sandbox_runs"]]
     mean, most = rates([start for start, _ in runs])
     phase["sandbox"] = {
         "runs": len(runs),
+        "backends": sorted({backend for _, _, backend in stats["sandbox_runs"]}),
         "started_per_s": mean,
         "most_started_in_1_s": most,
         "peak_running": peak_overlap(runs),

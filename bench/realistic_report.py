@@ -104,11 +104,11 @@ def r2_lines(results: Results) -> list[str]:
     phase, sandbox = results["r2"], results["r2"]["sandbox"]
     return [
         "| tasks at once | ended | makespan s | tasks/s | p50 s | p95 s | sandbox runs | started per s "
-        "| most started in 1 s | most running at once |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| most started in 1 s | most running at once | backend |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         f"| {phase['tasks']} | {phase['finished']} | {_s(phase['makespan_s'])} | {phase['tasks_per_s']:.2f} "
         f"| {_s(phase['p50_s'])} | {_s(phase['p95_s'])} | {sandbox['runs']} | {sandbox['started_per_s']:.2f} "
-        f"| {sandbox['most_started_in_1_s']} | {sandbox['peak_running']} |",
+        f"| {sandbox['most_started_in_1_s']} | {sandbox['peak_running']} | {', '.join(sandbox['backends'])} |",
     ]
 
 

@@ -142,9 +142,16 @@ def test_a_sandbox_task_is_planned_as_one_python_exec_step() -> None:
 
 
 def test_the_sandbox_runs_stamps_are_read_from_the_reviewers_prompt() -> None:
-    output = json.dumps({"stdout": "sandbox-start 1700000000.25\nsandbox-end 1700000001.5\n", "exit_code": 0})
+    output = json.dumps(
+        {
+            "stdout": "sandbox-start 1700000000.25\nsandbox-end 1700000001.5\n",
+            "exit_code": 0,
+            "backend": "bwrap",
+        }
+    )
     prompt = f"## Step results\n{json.dumps([{'step_id': 'nap', 'output': output}])}"
-    assert sandbox_run(prompt) == (1700000000.25, 1700000001.5)
+    assert sandbox_run(prompt) == (1700000000.25, 1700000001.5, "bwrap")
+    assert sandbox_run(prompt.replace("bwrap", "other")) == (1700000000.25, 1700000001.5, "?")
     assert sandbox_run("## Step results\n[]") is None
 
 
