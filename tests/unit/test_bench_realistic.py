@@ -3,6 +3,7 @@ in-flight gauge's parsing and the report's section in docs/benchmarks.md."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -20,6 +21,7 @@ from bench.llm import (
     sandbox_run,
 )
 from bench.partitions import keys_on_partition, partition_of
+from bench.realistic import callable_burst
 from bench.realistic_report import HEADING, keep_section, replace_section, services_table
 from bench.report import percentile
 
@@ -230,3 +232,18 @@ def test_percentiles_are_nearest_rank(q: float, rank: int) -> None:
 
 def test_p99_of_200_samples_is_the_198th() -> None:
     assert percentile([float(i) for i in range(1, 201)], 99) == 198.0
+
+
+async def test_a_burst_of_calls_times_those_that_ended_and_leaves_the_rest_unfinished() -> None:
+    outcomes = iter(["succeeded", "failed", None])
+
+    async def run() -> str:
+        outcome = next(outcomes)
+        if outcome is None:
+            await asyncio.Event().wait()  # never ends
+        return str(outcome)
+
+    timings = await callable_burst(run, 3, budget=0.5)
+    assert [t.status for t in timings] == ["succeeded", "failed", None]
+    assert [t.finished is None for t in timings] == [False, False, True]
+    assert burst_figures(timings).succeeded == 1
