@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shlex
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -299,6 +300,20 @@ def counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
+def without_notes(argv: list[str]) -> list[str]:
+    """The command line without its notes (the section shows them as notes)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--note":
+            skip = True
+        elif not arg.startswith("--note="):
+            kept.append(arg)
+    return kept
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench realistic",
@@ -318,7 +333,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal-address", default="127.0.0.1:7233")
     p.add_argument("--docs", type=Path, default=REPO / "docs")
     p.add_argument("--no-docs", action="store_true", help="print and save raw results only")
-    p.add_argument("--note", action="append", default=[])
+    p.add_argument("--note", action="append", default=[], help="a line for the section's notes")
+    p.add_argument(
+        "--render", type=Path, metavar="REALISTIC_JSON", help="only re-render a saved run's section"
+    )
     p.add_argument(
         "--set", action="append", default=[], metavar="VAR=VALUE", help="a setting for the services"
     )
@@ -331,7 +349,12 @@ def main(argv: list[str]) -> int:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         raise SystemExit(f"unknown scenarios {sorted(unknown)}; choose from {','.join(SCENARIOS)}")
-    command = "python -m bench realistic " + " ".join(argv)
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        saved["notes"] = [*saved.get("notes", []), *args.note]
+        realistic_report.write(saved, args.docs)
+        return 0
+    command = shlex.join(["python", "-m", "bench", "realistic", *without_notes(argv)])
     started, clock = datetime.now(UTC), time.monotonic()
     run_id = uuid.uuid4().hex[:8]
     out_dir = REPO / ".troupe" / "bench" / f"{started:%Y%m%dT%H%M%S}-{run_id}-realistic"
@@ -342,7 +365,7 @@ def main(argv: list[str]) -> int:
     stack = Stack(run_id, out_dir, settings.kafka_bootstrap_servers, settings.mongodb_uri, tuning)
     results: dict[str, Any] = {
         "started_at": f"{started:%Y-%m-%d %H:%M} UTC",
-        "command": command.strip(),
+        "command": command,
         "machine": report.machine(),
         "llm_delay_s": args.llm_delay,
         "settings": {

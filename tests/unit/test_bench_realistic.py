@@ -21,7 +21,7 @@ from bench.llm import (
     sandbox_run,
 )
 from bench.partitions import keys_on_partition, partition_of
-from bench.realistic import callable_burst
+from bench.realistic import callable_burst, without_notes
 from bench.realistic_report import HEADING, keep_section, replace_section, services_table
 from bench.report import percentile
 
@@ -194,10 +194,11 @@ def test_the_services_table_says_when_a_service_does_not_expose_its_events_in_fl
         "events_in_flight_peak": {"planner_svc#1": None, "executor_svc#1": 250.0},
         "rss_mib_peak": {"planner_svc#1": 110.0, "executor_svc#1": 120.0},
         "cpu_ms_per_task": {"planner_svc#1": 20.0, "executor_svc#1": 15.0},
+        "llm": {"peak_in_flight_by_model": {PLANNER_MODEL: 4, REVIEWER_MODEL: 3}},
     }
     rows = services_table({"r1": {"Troupe, 1 replica(s)": {"100": phase}}})
-    assert "| r1, 100 tasks, 1 replica(s) | executor_svc#1 | 250 | 120.0 | 15.0 |" in rows
-    assert "| r1, 100 tasks, 1 replica(s) | planner_svc#1 | not exposed | 110.0 | 20.0 |" in rows
+    assert "| r1, 100 tasks, 1 replica(s) | executor_svc#1 | 250 | - | 120.0 | 15.0 |" in rows
+    assert "| r1, 100 tasks, 1 replica(s) | planner_svc#1 | not exposed | 4 | 110.0 | 20.0 |" in rows
 
 
 DOC = "# Benchmarks\n\n## Latency\nold latency\n\n## Realistic latency\nold figures\n\n## Notes\n- a note\n"
@@ -247,3 +248,8 @@ async def test_a_burst_of_calls_times_those_that_ended_and_leaves_the_rest_unfin
     assert [t.status for t in timings] == ["succeeded", "failed", None]
     assert [t.finished is None for t in timings] == [False, False, True]
     assert burst_figures(timings).succeeded == 1
+
+
+def test_the_recorded_command_leaves_the_notes_out() -> None:
+    argv = ["--tasks", "100", "--note", "before the rewrite", "--llm-delay", "2", "--note=x"]
+    assert without_notes(argv) == ["--tasks", "100", "--llm-delay", "2"]
