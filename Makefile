@@ -19,7 +19,7 @@ export TROUPE_ADMIN_API_KEY ?= $(shell mkdir -p .troupe && { test -s .troupe/adm
 export TROUPE_OTLP_PORT ?= 4318
 export OTEL_EXPORTER_OTLP_ENDPOINT ?= http://127.0.0.1:$(TROUPE_OTLP_PORT)
 
-.PHONY: help venv infra-up infra-down infra-status lint test test-unit faults contracts run stop bench clean
+.PHONY: help venv infra-up infra-down infra-status lint test test-unit faults contracts run stop bench bench-realistic clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -71,9 +71,14 @@ stop:  ## stop the services and the local stack
 	@bash infra/services.sh stop
 	@bash infra/stack.sh down
 
-bench: venv infra-up  ## benchmarks (~15 min): Troupe vs the Kafka floor and Temporal; writes docs/benchmarks.md
+bench: venv infra-up  ## benchmarks: Troupe vs the Kafka floor and Temporal, then bench-realistic; writes docs/benchmarks.md
 	@$(BIN)/pip install --quiet --progress-bar off -e '.[bench]'
 	@$(BIN)/python -m bench
+	@$(BIN)/python -m bench realistic
+
+bench-realistic: venv infra-up  ## tasks at once against an LLM taking 2 s a call (python -m bench realistic --help)
+	@$(BIN)/pip install --quiet --progress-bar off -e '.[bench]'
+	@$(BIN)/python -m bench realistic
 
 clean: infra-down  ## stop the servers and delete the virtualenv and every local download, build and data
 	rm -rf $(VENV) .troupe

@@ -1,5 +1,7 @@
 """`python -m bench` (what `make bench` runs): bring up the services, measure, write docs/benchmarks.md.
 
+`python -m bench realistic ...` runs the realistic-latency scenario alone (bench/realistic.py).
+
 Every phase is bounded in count and time; the whole run is meant to stay under ~15 minutes on 2 cores.
 """
 
@@ -20,8 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import floor, parts, pipeline_load, report
-from bench.stack import BENCH_API_KEY, REPO, Stack
+from bench import floor, parts, pipeline_load, realistic, realistic_report, report
+from bench.stack import BENCH_API_KEY, REPO, Stack, temporal
 from schemas import Topics
 from troupe.settings import Settings
 
@@ -178,10 +180,6 @@ async def measure_temporal(address: str, llm_url: str, plan: Plan, results: dict
             )
 
 
-def temporal(command: str) -> bool:
-    return subprocess.run(["bash", str(REPO / "infra" / "temporal.sh"), command], check=False).returncode == 0
-
-
 def version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -194,7 +192,12 @@ def write_docs(results: dict[str, Any], docs: Path, command: str) -> None:
     if tuning_log.exists():
         results["tuning_steps"] = [json.loads(line) for line in tuning_log.read_text().splitlines() if line]
     docs.mkdir(parents=True, exist_ok=True)
-    (docs / "benchmarks.md").write_text(report.markdown(results, command))
+    path = docs / "benchmarks.md"
+    old = path.read_text() if path.exists() else ""
+    # The realistic-latency section comes from its own run (`python -m bench realistic`).
+    path.write_text(
+        realistic_report.keep_section(old, report.markdown(results, command), realistic_report.HEADING)
+    )
     report.write_plot(results, docs / "benchmarks.png")
     say(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")
 
@@ -202,6 +205,8 @@ def write_docs(results: dict[str, Any], docs: Path, command: str) -> None:
 def main() -> int:
     # Stopped with SIGTERM: still stop the services and keep what was measured (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if sys.argv[1:2] == ["realistic"]:
+        return realistic.main(sys.argv[2:])
     # aiokafka warns about every partition of a just-created topic whose leader is not elected yet.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)

@@ -1,28 +1,55 @@
-"""An instant scripted LLM on the OpenAI chat-completions wire, run as its own process by the benchmark.
+"""A scripted LLM on the OpenAI chat-completions wire, run as its own process by the benchmark.
 
-planner: one `math` step (`1+1`), or a step `recalc` when its prompt carries a review (a revision);
+planner: one `math` step (`1+1`), or a step `recalc` when its prompt carries a review (a revision), or one
+python_exec step that sleeps 1 s when the task says `[sandbox-sleep]`;
 reviewer: approves, unless the task says `[revise-once]` and the plan has not been revised yet.
+Every answer waits `--delay` seconds, as a real provider takes seconds; a planner call for a task that says
+`[hang]` waits `HANG_S` instead. `GET /stats` tells the calls in flight and their peak (by model), when the
+hung calls returned and when the sandbox runs reported in the reviewer's prompts started and ended.
 A separate process, so its CPU is not the benchmark driver's, the same as a real provider's would not be.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 PLANNER_MODEL, REVIEWER_MODEL = "bench-planner", "bench-reviewer"
 REVISE_MARKER = "[revise-once]"
+HANG_MARKER = "[hang]"
+SANDBOX_MARKER = "[sandbox-sleep]"
 REVISION_HEADING = "Review of the previous attempt"
+HANG_S = 60.0
+SANDBOX_SLEEP_S = 1.0
+# The snippet prints wall-clock stamps (the sandbox shares the host's clock); the reviewer's prompt shows them.
+SANDBOX_CODE = (
+    "import time; print('sandbox-start', time.time(), flush=True); "
+    f"time.sleep({SANDBOX_SLEEP_S}); print('sandbox-end', time.time())"
+)
+_STAMPS = re.compile(r"sandbox-start (\d+\.\d+).*?sandbox-end (\d+\.\d+)", re.DOTALL)
+# python_exec's result names its backend; in the prompt it may sit in JSON quoted inside JSON.
+_BACKEND = re.compile(r"backend\W+(docker|bwrap)")
 
 
 def plan_for(prompt: str) -> dict[str, Any]:
+    if SANDBOX_MARKER in prompt:
+        return {
+            "rationale": "wait",
+            "steps": [{"id": "nap", "tool": "python_exec", "args": {"code": SANDBOX_CODE}}],
+        }
     step = "recalc" if REVISION_HEADING in prompt else "calc"
     return {"rationale": "add", "steps": [{"id": step, "tool": "math", "args": {"expression": "1+1"}}]}
 
@@ -31,6 +58,16 @@ def review_for(prompt: str) -> dict[str, Any]:
     if REVISE_MARKER in prompt and '"recalc"' not in prompt:
         return {"verdict": "revise", "feedback": "check it once more", "final_result": None}
     return {"verdict": "approved", "feedback": "right", "final_result": {"value": 2}}
+
+
+def sandbox_run(prompt: str) -> tuple[float, float, str] | None:
+    """(started, ended, backend) of the sandbox run a reviewer's prompt shows, if it shows one; the stamps are
+    wall-clock, the backend "?" if the prompt does not name it."""
+    found = _STAMPS.search(prompt)
+    if found is None:
+        return None
+    backend = _BACKEND.search(prompt)
+    return float(found.group(1)), float(found.group(2)), backend.group(1) if backend else "?"
 
 
 def completion(model: str, answer: dict[str, Any]) -> bytes:
@@ -55,11 +92,86 @@ def answer_for(model: str, prompt: str) -> dict[str, Any]:
     return plan_for(prompt) if model == PLANNER_MODEL else review_for(prompt)
 
 
-async def chat(request: Request) -> Response:
-    body = await request.json()
-    prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
-    model = body["model"]
-    return Response(completion(model, answer_for(model, prompt)), media_type="application/json")
+def hangs(model: str, prompt: str) -> bool:
+    """Whether a call is the planner's for a task marked to hang (the reviewer's prompt quotes the task too)."""
+    return model == PLANNER_MODEL and HANG_MARKER in prompt
+
+
+@dataclass
+class InFlight:
+    """Calls being answered now, by model, and the most there were at once since the last reset."""
+
+    now: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+    peak_total: int = 0
+    calls: int = 0
+
+    @contextmanager
+    def held(self, model: str) -> Iterator[None]:
+        self.calls += 1
+        self.now[model] = self.now.get(model, 0) + 1
+        self.peak[model] = max(self.peak.get(model, 0), self.now[model])
+        self.peak_total = max(self.peak_total, sum(self.now.values()))
+        try:
+            yield
+        finally:
+            self.now[model] -= 1
+
+    def reset(self) -> None:
+        """Peaks start again from the calls in flight now."""
+        self.peak = dict(self.now)
+        self.peak_total = sum(self.now.values())
+        self.calls = 0
+
+
+@dataclass
+class Script:
+    delay_s: float = 0.0
+    in_flight: InFlight = field(default_factory=InFlight)
+    hung_returned: list[float] = field(default_factory=list)
+    sandbox_runs: list[tuple[float, float, str]] = field(default_factory=list)
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.json()
+        prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
+        model = body["model"]
+        hung = hangs(model, prompt)
+        with self.in_flight.held(model):
+            if hung or self.delay_s:
+                await asyncio.sleep(HANG_S if hung else self.delay_s)
+        if hung:
+            self.hung_returned.append(time.time())
+        if model == REVIEWER_MODEL and (run := sandbox_run(prompt)) is not None:
+            self.sandbox_runs.append(run)
+        return Response(completion(model, answer_for(model, prompt)), media_type="application/json")
+
+    async def stats(self, request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "calls": self.in_flight.calls,
+                "in_flight": self.in_flight.now,
+                "peak_in_flight": self.in_flight.peak,
+                "peak_in_flight_total": self.in_flight.peak_total,
+                "hung_returned": self.hung_returned,
+                "sandbox_runs": self.sandbox_runs,
+            }
+        )
+
+    async def reset(self, request: Request) -> JSONResponse:
+        self.in_flight.reset()
+        self.hung_returned.clear()
+        self.sandbox_runs.clear()
+        return JSONResponse({})
+
+
+def app(script: Script) -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", script.chat, methods=["POST"]),
+            Route("/stats", script.stats, methods=["GET"]),
+            Route("/stats/reset", script.reset, methods=["POST"]),
+        ]
+    )
 
 
 def llm_environment(base_url: str) -> dict[str, str]:
@@ -80,10 +192,13 @@ def llm_environment(base_url: str) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer waits")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    # The default backlog (2048) holds a burst of 1000 tasks' connections.
+    uvicorn.run(
+        app(Script(args.delay)), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from bench.llm import REVISE_MARKER
 from schemas import (
@@ -46,6 +47,8 @@ class Outcomes:
 
     waiting: dict[str, asyncio.Future[TaskFinished]] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
+    # Wall-clock time each task's end was heard, for bursts that time every task.
+    ended_at: dict[str, float] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def drained(self, timeout_s: float) -> None:
@@ -64,6 +67,7 @@ class Outcomes:
         future = self.waiting.pop(event.task_id, None)
         self.changed.set()
         if future is not None and not future.done():
+            self.ended_at[event.task_id] = time.time()
             self.statuses[event.status.value] = self.statuses.get(event.status.value, 0) + 1
             future.set_result(event)
 
@@ -119,16 +123,25 @@ class KafkaDoor:
         return len(backlog)
 
     async def run_task(self, revise: bool) -> str:
-        task_id = new_task_id()
-        done = self.outcomes.expect(task_id)
-        event = TaskSubmitted(
-            task_id=task_id, tenant="bench", request=TaskRequest(description=description(revise))
-        )
-        await self._producer.send_and_wait(
-            self.topics.task_submitted, encode_event(event), key=task_id.encode()
-        )
+        done, sent = await self.publish(new_task_id(), description(revise))
+        await sent
         finished = await done
         return finished.status.value
+
+    async def publish(
+        self, task_id: str, text: str
+    ) -> tuple[asyncio.Future[TaskFinished], asyncio.Future[RecordMetadata]]:
+        """Submit a task; (its end, its delivery to the broker)."""
+        done = self.outcomes.expect(task_id)
+        event = TaskSubmitted(task_id=task_id, tenant="bench", request=TaskRequest(description=text))
+        sent = await self._producer.send(
+            self.topics.task_submitted, encode_event(event), key=task_id.encode()
+        )
+        return done, sent
+
+    async def partition_count(self) -> int:
+        """Partitions of the topic tasks are submitted on (the services create it, all topics alike)."""
+        return len(await self._producer.partitions_for(self.topics.task_submitted))
 
 
 @asynccontextmanager

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
+from bench.in_flight import METRICS_PORT_VARIABLE
 from bench.llm import llm_environment
 from troupe.kafka import delete_topics
 
@@ -30,6 +31,11 @@ WORKERS = ("planner_svc", "executor_svc", "reviewer_svc")
 READY_LINE = "started successfully"
 # A fresh admin key per run, in the gateway's key format.
 BENCH_API_KEY = "trp_" + secrets.token_urlsafe(32)
+
+
+def temporal(command: str) -> bool:
+    """infra/temporal.sh start|stop: the Temporal dev server of the baseline."""
+    return subprocess.run(["bash", str(REPO / "infra" / "temporal.sh"), command], check=False).returncode == 0
 
 
 def free_port() -> int:
@@ -183,11 +189,11 @@ class Stack:
         assert self.llm is not None
         return f"http://127.0.0.1:{self.llm.argv[-1]}/v1"
 
-    def start_llm(self) -> None:
+    def start_llm(self, delay_s: float = 0.0) -> None:
         port = free_port()
         self.llm = Proc(
             "llm",
-            [sys.executable, "-m", "bench.llm", "--port", str(port)],
+            [sys.executable, "-m", "bench.llm", "--delay", str(delay_s), "--port", str(port)],
             dict(os.environ),
             self.log_dir / "llm.log",
         )
@@ -204,7 +210,7 @@ class Stack:
                 proc = Proc(
                     f"{module}#{index + 1}",
                     [sys.executable, "-m", module],
-                    env,
+                    {**env, METRICS_PORT_VARIABLE: str(free_port())},
                     self.log_dir / f"{module}-{index + 1}.log",
                 )
                 proc.start()
@@ -218,7 +224,12 @@ class Stack:
         if not (REPO / "gateway_svc" / "__main__.py").exists():
             return False
         port = free_port()
-        env = {**self.environment(), "TROUPE_GATEWAY_PORT": str(port), "TROUPE_SERVICE_NAME": "gateway"}
+        env = {
+            **self.environment(),
+            "TROUPE_GATEWAY_PORT": str(port),
+            "TROUPE_SERVICE_NAME": "gateway",
+            METRICS_PORT_VARIABLE: str(free_port()),
+        }
         self.gateway = Proc(
             "gateway_svc", [sys.executable, "-m", "gateway_svc"], env, self.log_dir / "gateway.log"
         )
@@ -231,6 +242,14 @@ class Stack:
             self.gateway = None
             return False
         return True
+
+    @property
+    def services(self) -> list[Proc]:
+        return [*self.workers, *([self.gateway] if self.gateway else [])]
+
+    def metrics_ports(self) -> dict[str, int]:
+        """Each service's metrics port (bench/in_flight.py: where it will serve its events in flight)."""
+        return {p.name: int(p.env[METRICS_PORT_VARIABLE]) for p in self.services}
 
     def memory(self) -> dict[str, tuple[int, int]]:
         """Resident memory (now, peak) per running process, KiB."""
