@@ -370,7 +370,7 @@ def main(argv: list[str]) -> int:
         "llm_delay_s": args.llm_delay,
         "settings": {
             "TROUPE_KAFKA_PARTITIONS": str(settings.kafka_partitions),
-            "TROUPE_KAFKA_CONSUMER_WORKERS": str(settings.kafka_consumer_workers),
+            "TROUPE_KAFKA_MAX_IN_FLIGHT": str(settings.kafka_max_in_flight),
             **tuning,
         },
         "r1": {},

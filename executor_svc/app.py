@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from faststream import FastStream
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy

@@ -8,6 +8,7 @@
   partition keep flowing (`troupe.parallel_consumer` runs each key on its own). A transient infrastructure
   error (`troupe.errors`: Kafka or MongoDB unreachable) is retried for as long as it lasts, the pause capped
   at 5 s. Any other error is dead-lettered after `handler_max_attempts`.
+- An event the pipeline's own records contradict (`troupe.boundary.EventRefused`) is dead-lettered at once.
 - An event counts as finished, and its offset may be committed, only after the handler returned (its output
   published) or the event was dead-lettered.
 """
@@ -27,6 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from schemas import Envelope, InvalidEvent, decode_event
+from troupe.boundary import EventRefused
 from troupe.dead_letters import DeadLetterSink, RefusedMessage
 from troupe.errors import brief, is_transient
 from troupe.event_limits import check_event_size
@@ -147,6 +149,11 @@ async def deliver(
             started = time.monotonic()
             try:
                 await route.handler(event)
+            except EventRefused as exc:
+                # The pipeline's records contradict the event (troupe.boundary): trying again cannot help.
+                record_stage(event.type, "refused", time.monotonic() - started)
+                await _dead_letter(dead_letters, message, exc.reason)
+                return
             except Exception as exc:
                 record_stage(event.type, "error", time.monotonic() - started)
                 if is_transient(exc):

@@ -73,9 +73,9 @@ CONSUMER_LAG = Metric(
     ("group", "topic"),
 )
 EVENTS_IN_FLIGHT = Metric(
-    "troupe.kafka.consumer.in_flight",
+    "troupe.events.in_flight",
     "gauge",
-    "{message}",
+    "{event}",
     "Events a consumer group's process holds: being handled, or waiting behind their task's earlier events",
     ("group",),
 )

@@ -11,6 +11,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 
 from schemas import TaskRequest, TaskSubmitted, encode_event
 from troupe import consuming
+from troupe.boundary import EventRefused
 from troupe.consuming import Route, deliver
 from troupe.dead_letters import RecordingDeadLetters, RefusedMessage
 from troupe.settings import Settings
@@ -122,3 +123,13 @@ async def test_a_dead_letter_written_during_a_kafka_outage_is_retried_until_it_l
 
     assert sink.refusals == 0
     assert len(sink.letters) == 1
+
+
+async def test_an_event_the_records_contradict_is_dead_lettered_at_once(no_pauses: list[float]) -> None:
+    handler, done = failing(EventRefused("not the plan.created the pipeline recorded"))
+
+    letters = await delivered(handler, attempts=5)
+
+    assert no_pauses == [] and done == []
+    [letter] = letters.letters
+    assert letter.reason == "not the plan.created the pipeline recorded"

@@ -55,12 +55,14 @@ def test_recorded_metrics_carry_the_declared_names_and_labels(reader: InMemoryMe
     metrics.record_tool_step("python_exec", "failed", 0.2, "bwrap")
     metrics.set_consumer_lag("troupe.planner", "troupe.tasks.submitted", 3)
     metrics.record_event_refused("executor", "plan.created")
+    metrics.watch_in_flight("troupe.executor", lambda: 7)
     points = _points(reader)
     for metric in metrics.ALL:
         assert metric.name in points, metric.name
         for attributes in points[metric.name]:
             assert set(attributes) == set(metric.labels), (metric.name, attributes)
     assert {"group": "troupe.planner", "topic": "troupe.tasks.submitted"} in points[metrics.CONSUMER_LAG.name]
+    assert {"group": "troupe.executor"} in points[metrics.EVENTS_IN_FLIGHT.name]
 
 
 async def test_a_tool_step_is_a_span_with_its_outcome(tmp_path: Path, reader: InMemoryMetricReader) -> None:

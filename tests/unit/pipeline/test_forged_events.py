@@ -6,13 +6,13 @@ A refused event raises EventRefused (the consumer dead-letters it with the reaso
 from __future__ import annotations
 
 import asyncio
-from executor_svc.workspaces import Workspaces
 from pathlib import Path
 
 import pytest
 
 from executor_svc.execute_plan import execute_plan
 from executor_svc.stop_steps import stop_steps
+from executor_svc.workspaces import Workspaces
 from planner_svc.cancel_task import cancel_task
 from planner_svc.plan_task import plan_task
 from planner_svc.plan_writer import Draft
