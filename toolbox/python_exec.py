@@ -47,6 +47,7 @@ class PythonExec:
         self._settings = settings
         self._sandbox = sandbox
         self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         s = settings
         self.spec = ToolSpec(
             name="python_exec",
@@ -94,7 +95,8 @@ class PythonExec:
             raise InvalidArguments(f"python_exec: the workspace {context.workspace} is not a directory")
         limits = self.limits_for(args)
         sandbox = await self._backend()
-        run = await sandbox.run(args.code, context.workspace, limits, context.read_only_roots)
+        async with self._slots:
+            run = await sandbox.run(args.code, context.workspace, limits, context.read_only_roots)
         result = PythonExecResult(
             stdout=run.stdout,
             stderr=run.stderr,

@@ -50,6 +50,8 @@ class ToolSettings(BaseSettings):
     max_output_bytes: int = Field(default=64 * 1024, ge=1024)
     max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_code_bytes: int = Field(default=100_000, ge=1)
+    # Sandbox runs one executor process has going at once; more wait their turn (inside their step's timeout).
+    max_concurrent_runs: int = Field(default=16, ge=1, le=1_000)
 
     file_max_read_bytes: int = Field(default=1024 * 1024, ge=1)
     file_max_write_bytes: int = Field(default=1024 * 1024, ge=1)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "TROUPE_OTLP_ENDPOINT"),
     )
+    # Serve the metrics as Prometheus text on this port (/metrics), besides any OTLP export.
+    metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+    metrics_address: str = "127.0.0.1"
     # Grafana as its users reach it (TROUPE_GRAFANA_URL): the gateway links a task's trace there.
     grafana_url: str | None = None
 

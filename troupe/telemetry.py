@@ -79,6 +79,12 @@ def configure_metrics(settings: Settings, readers: tuple[MetricReader, ...] = ()
                 export_timeout_millis=_EXPORT_TIMEOUT_S * 1000,
             )
         )
+    if settings.metrics_port is not None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.metrics_address)
+        all_readers.append(PrometheusMetricReader())
     provider = MeterProvider(resource=service_resource(settings), metric_readers=all_readers)
     metrics.set_meter_provider(provider)
     return provider

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -85,3 +86,27 @@ async def test_code_over_the_size_limit_is_refused(tool_settings: ToolSettings, 
     )
     with pytest.raises(InvalidArguments, match="longer than 5 bytes"):
         await run_tool(registry, "python_exec", {"code": "print('hello')"}, context)
+
+
+async def test_sandbox_runs_beyond_the_limit_wait_their_turn(
+    tool_settings: ToolSettings, context: ToolContext
+) -> None:
+    running = most = 0
+
+    class SlowSandbox:
+        name = "slow"
+
+        async def run(self, code: str, workspace: object, limits: RunLimits, read_only: object) -> SandboxRun:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.05)
+            running -= 1
+            return _run()
+
+    tool = PythonExec(tool_settings.model_copy(update={"max_concurrent_runs": 2}), SlowSandbox())  # type: ignore[arg-type]
+
+    results = await asyncio.gather(*(tool.run(PythonExecArgs(code="pass"), context) for _ in range(6)))
+
+    assert len(results) == 6
+    assert most == 2
