@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import IllegalStateError
 
 from gateway_svc.projection import read_event
 from gateway_svc.readers import start_consumer, stop_reader
@@ -126,11 +127,17 @@ class KafkaLiveFeed:
 
         async def positioned() -> None:
             async with asyncio.timeout(self._settings.kafka_request_timeout_ms / 1000):
-                # aiokafka signals no event for a group-less assignment: poll for it.
-                while {tp.topic for tp in consumer.assignment()} != set(topics):  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
-            for tp in consumer.assignment():
-                await consumer.position(tp)
+                while True:
+                    # aiokafka signals no event for a group-less assignment: poll for it.
+                    while {tp.topic for tp in consumer.assignment()} != set(topics):  # noqa: ASYNC110
+                        await asyncio.sleep(0.02)
+                    try:
+                        for tp in list(consumer.assignment()):
+                            await consumer.position(tp)
+                        return
+                    except IllegalStateError:
+                        # The assignment changed meanwhile (a new topic's metadata came in): position it anew.
+                        await asyncio.sleep(0.02)
 
         await start_consumer(consumer, positioned)
         self._consumer = consumer

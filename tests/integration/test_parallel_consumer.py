@@ -228,7 +228,7 @@ async def test_a_kill_9_mid_flight_redelivers_every_unfinished_record(
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     try:
-        await until(lambda: log.exists() and len(log.read_bytes().splitlines()) >= 100, within_s=60)
+        await until(lambda: log.exists() and len(log.read_bytes().splitlines()) >= 100, within_s=180)
     finally:
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
