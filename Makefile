@@ -13,8 +13,10 @@ export TROUPE_KAFKA_CONTROLLER_PORT ?= 9093
 export TROUPE_MONGO_PORT ?= 27017
 export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(TROUPE_KAFKA_PORT)
 export MONGODB_URI ?= mongodb://127.0.0.1:$(TROUPE_MONGO_PORT)/
-# The local gateway's first key: made once per checkout, kept in .troupe/ (git-ignored).
-export TROUPE_ADMIN_API_KEY ?= $(shell mkdir -p .troupe && { test -s .troupe/admin-api-key || $(PYTHON) -c 'import secrets; print("trp_local_" + secrets.token_urlsafe(24))' > .troupe/admin-api-key; } && cat .troupe/admin-api-key)
+# The local gateway's first key: made once per checkout, kept in .troupe/ (git-ignored), readable by its owner
+# only. Not exported: infra/services.sh hands it to the gateway alone, and the CLI reads the file.
+ADMIN_KEY_FILE := .troupe/admin-api-key
+ADMIN_KEY_MADE := $(shell mkdir -p .troupe && umask 077 && { test -s $(ADMIN_KEY_FILE) || $(PYTHON) -c 'import secrets; print("trp_local_" + secrets.token_urlsafe(24))' > $(ADMIN_KEY_FILE); } && chmod 600 $(ADMIN_KEY_FILE))
 # The local trace store (infra/jaeger.sh) takes OTLP here; the services export to it when it runs.
 export TROUPE_OTLP_PORT ?= 4318
 export OTEL_EXPORTER_OTLP_ENDPOINT ?= http://127.0.0.1:$(TROUPE_OTLP_PORT)

@@ -66,7 +66,12 @@ class KeyStore(Protocol):
         ...
 
     async def put(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
-        """Create or replace the key with this id (the admin key from the settings)."""
+        """Create or replace the key with this id."""
+        ...
+
+    async def seed(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
+        """The key with this id and token as stored, revoked or not; created, or replacing one with another
+        token, when there is none (the admin key from the settings, at every start)."""
         ...
 
     async def revoke(self, key_id: str) -> bool: ...
@@ -99,6 +104,10 @@ class MongoKeyStore:
             await self._keys.replace_one({"_id": key_id}, doc)
         return key
 
+    async def seed(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
+        doc = await self._keys.find_one({"_id": key_id, "hash": hash_token(token)})
+        return _key(doc) if doc else await self.put(key_id, token, tenant, role)
+
     async def revoke(self, key_id: str) -> bool:
         result = await self._keys.update_one({"_id": key_id}, {"$set": {"revoked": True}})
         return result.matched_count == 1
@@ -130,6 +139,12 @@ class InMemoryKeyStore:
         key = ApiKey(key_id=key_id, tenant=tenant, role=role, created_at=utc_now())
         self.keys[key_id] = (key, hash_token(token))
         return key
+
+    async def seed(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
+        stored = self.keys.get(key_id)
+        if stored is not None and stored[1] == hash_token(token):
+            return stored[0]
+        return await self.put(key_id, token, tenant, role)
 
     async def revoke(self, key_id: str) -> bool:
         if key_id not in self.keys:

@@ -44,7 +44,8 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
         for store in (tasks, keys, counters):
             await store.ensure_indexes()
         if settings.admin_api_key is not None:
-            await keys.put(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
+            # Seeded, not replaced: a revoked admin key stays revoked across restarts until its token changes.
+            await keys.seed(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
 
     try:
         await prepare_servers(settings, {"MongoDB: creating the indexes": prepare_stores})

@@ -11,6 +11,10 @@ START_TIMEOUT="${TROUPE_SERVICE_START_TIMEOUT:-60}"
 # root: .troupe/ holds the admin key and the database files.
 export TROUPE_EXECUTOR_READ_ONLY_ROOTS="${TROUPE_EXECUTOR_READ_ONLY_ROOTS:-[\"$REPO_ROOT/samples\"]}"
 services=(planner_svc executor_svc reviewer_svc gateway_svc)
+# Only the gateway is handed the admin key: the one in the environment, else the local key file.
+admin_key="${TROUPE_ADMIN_API_KEY:-}"
+if [[ -z $admin_key && -s "$TROUPE_HOME/admin-api-key" ]]; then admin_key="$(cat "$TROUPE_HOME/admin-api-key")"; fi
+unset TROUPE_ADMIN_API_KEY
 
 say() { printf '==> services: %s\n' "$*"; }
 pid_file() { echo "$TROUPE_HOME/run/$1.pid"; }
@@ -50,9 +54,11 @@ start_one() {
   [[ -f "$(log_file "$name")" ]] && mv "$(log_file "$name")" "$(log_file "$name").1"
   rm -f "$(pid_file "$name")"
   # Own session, so the service outlives this script; exec all the way down, so no shell is left holding
-  # the caller's output open, and the inner bash writes its own pid before it becomes python.
+  # the caller's output open, and the inner bash writes its own pid before it becomes python. The admin key
+  # goes into the subshell's environment, never onto a command line, which any user can read.
   # shellcheck disable=SC2016  # $$ and $@ belong to the inner bash
-  (cd "$REPO_ROOT" && exec setsid nohup bash -c 'printf "%s\n" "$$" >"$0"; exec "$@"' "$(pid_file "$name")" \
+  (cd "$REPO_ROOT" && if [[ $name == gateway_svc && -n $admin_key ]]; then export TROUPE_ADMIN_API_KEY="$admin_key"; fi &&
+    exec setsid nohup bash -c 'printf "%s\n" "$$" >"$0"; exec "$@"' "$(pid_file "$name")" \
     "$PYTHON" -m "$name") >"$(log_file "$name")" 2>&1 </dev/null &
   for ((i = 0; i < 50; i++)); do [[ -s "$(pid_file "$name")" ]] && break; sleep 0.1; done
   pid="$(cat "$(pid_file "$name")")"

@@ -28,8 +28,8 @@ def build_registry(
             FileOperations(settings),
             HttpClient(settings),
             WebSearch(settings),
-            MathTool(),
-            CodeAnalyzer(),
+            MathTool(settings),
+            CodeAnalyzer(settings),
             AiTool(settings, complete),
         ]
     )

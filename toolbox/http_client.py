@@ -19,6 +19,19 @@ __all__ = ["HttpArgs", "HttpClient", "HttpResult", "Resolver", "system_resolver"
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 _MAX_REDIRECTS = 5
+# Set by the client from the URL and the body, whatever a step passes: a second copy under another case would
+# go on the wire as a second header, which servers and proxies disagree about.
+_CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+# Sent to the origin the step named, never to another one a redirect points at.
+_CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def _without(headers: dict[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in names}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -84,13 +97,14 @@ class HttpClient:
             )
         timeout = httpx.Timeout(self._settings.http_timeout_s)
         url = _parse(args.url)
+        headers = _without(args.headers, _CLIENT_HEADERS)
         async with httpx.AsyncClient(
             transport=self._transport, timeout=timeout, follow_redirects=False
         ) as client:
             for _ in range(_MAX_REDIRECTS + 1):
                 pinned, host = await self._pin(url)
                 try:
-                    result = await self._fetch(client, args, url, pinned, host)
+                    result = await self._fetch(client, args, headers, url, pinned, host)
                 except httpx.TimeoutException:
                     raise ToolTimeout(f"http_client: {url} did not answer within {timeout.read} s") from None
                 except httpx.HTTPError as e:
@@ -99,6 +113,8 @@ class HttpClient:
                     ) from None
                 if isinstance(result, HttpResult):
                     return result
+                if _origin(result) != _origin(url):
+                    headers = _without(headers, _CREDENTIALS)
                 url = result
         raise ToolFailed(f"http_client: more than {_MAX_REDIRECTS} redirects")
 
@@ -121,13 +137,18 @@ class HttpClient:
         return url.copy_with(host=str(ip)), host
 
     async def _fetch(
-        self, client: httpx.AsyncClient, args: HttpArgs, url: httpx.URL, pinned: httpx.URL, host: str
+        self,
+        client: httpx.AsyncClient,
+        args: HttpArgs,
+        headers: dict[str, str],
+        url: httpx.URL,
+        pinned: httpx.URL,
+        host: str,
     ) -> HttpResult | httpx.URL:
-        headers = {**args.headers, "Host": url.netloc.decode("ascii")}
         request = client.build_request(
             args.method,
             pinned,
-            headers=headers,
+            headers={**headers, "Host": url.netloc.decode("ascii")},
             content=args.body.encode() if args.body is not None else None,
             extensions={"sni_hostname": host},
         )

@@ -69,3 +69,9 @@ class ToolSettings(BaseSettings):
     search_max_results: int = Field(default=10, ge=1, le=50)
 
     ai_timeout_s: float = Field(default=120.0, gt=0)
+
+    # CPU-bound tools run in a worker process that is killed past these (see toolbox/isolated.py).
+    math_timeout_s: float = Field(default=5.0, gt=0)
+    math_memory_mb: int = Field(default=64, ge=16)
+    analysis_timeout_s: float = Field(default=60.0, gt=0)
+    analysis_memory_mb: int = Field(default=1024, ge=64)

@@ -77,7 +77,7 @@ def demo(url: Url = DEFAULT_URL, api_key: ApiKey = None) -> None:
         )
     description = f"Give me the call sequence from main() to process_data() in {SAMPLE_PROJECT}"
     console.print(f"\nsubmitting: [bold]{escape(description)}[/bold]")
-    with _gateway(url, api_key or os.environ.get("TROUPE_ADMIN_API_KEY")) as gateway:
+    with _gateway(url, api_key or local_admin_key()) as gateway:
         task_id = _or_exit(lambda: gateway.submit({"description": description}, None))["task_id"]
         console.print(f"task [bold]{task_id}[/bold]")
         final = _follow(gateway, task_id)
@@ -234,6 +234,18 @@ async def _with_keys(use: Any) -> Any:
         return await use(keys)
     finally:
         await client.close()
+
+
+def local_admin_key() -> str | None:
+    """The local gateway's admin key: TROUPE_ADMIN_API_KEY if set, else the file the Makefile keeps in
+    $TROUPE_HOME (only the gateway's process is handed the key in its environment)."""
+    if key := os.environ.get("TROUPE_ADMIN_API_KEY"):
+        return key
+    home = Path(os.environ.get("TROUPE_HOME") or SAMPLE_PROJECT.parents[1] / ".troupe")
+    try:
+        return (home / "admin-api-key").read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _gateway(url: str, api_key: str | None) -> GatewayClient:

@@ -23,6 +23,7 @@ from troupe.ledger import MongoLedger
 from troupe.logs import configure_logging, get_logger
 from troupe.outages import when_reachable
 from troupe.publishing import KafkaEventPublisher
+from troupe.redaction import redact
 from troupe.settings import Settings
 from troupe.telemetry import configure_telemetry
 
@@ -86,7 +87,9 @@ def create_worker_app(
         configure_logging(settings.log_level, settings.log_json)
         configure_telemetry(settings)
         await prepare_servers(settings, on_startup or {})
-        log.info("service.starting", service=settings.service_name, kafka=settings.kafka_bootstrap_servers)
+        log.info(
+            "service.starting", service=settings.service_name, kafka=redact(settings.kafka_bootstrap_servers)
+        )
 
     async def consume() -> None:
         # After the broker started: handlers publish through it.

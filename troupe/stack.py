@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from troupe.db import make_client
 from troupe.kafka import ensure_topics
+from troupe.redaction import redact
 from troupe.settings import Settings
 
 __all__ = ["StackReport", "check_stack"]
@@ -17,8 +18,9 @@ class StackReport:
     lines: list[str] = field(default_factory=list)
 
     def add(self, ok: bool, line: str) -> None:
+        """Lines name the servers' addresses as configured, so secrets are masked before anything is kept."""
         self.ok &= ok
-        self.lines.append(("[green]ok[/green]   " if ok else "[red]FAIL[/red] ") + line)
+        self.lines.append(("[green]ok[/green]   " if ok else "[red]FAIL[/red] ") + redact(line))
 
 
 async def check_stack(settings: Settings) -> StackReport:

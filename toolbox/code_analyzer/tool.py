@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,9 @@ from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
 from toolbox.code_analyzer.paths import call_paths, match_functions
 from toolbox.code_analyzer.python import PythonAnalyzer
 from toolbox.errors import InvalidArguments
+from toolbox.isolated import Limits, run_isolated
 from toolbox.registry import ToolContext, ToolSpec
+from toolbox.settings import ToolSettings
 from toolbox.workspace import confine
 
 __all__ = ["CodeAnalyzer", "analyse_project", "find_sources"]
@@ -80,8 +81,17 @@ def _match(graph: CallGraph, name: str | None, role: str) -> list[str]:
 
 
 class CodeAnalyzer:
-    def __init__(self, analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(),)) -> None:
+    """Parsing a large tree is CPU-bound: it runs in a worker process with a time and a memory limit, so the
+    analysers must be picklable."""
+
+    def __init__(
+        self,
+        settings: ToolSettings | None = None,
+        analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(),),
+    ) -> None:
+        settings = settings or ToolSettings()
         self._analyzers = list(analyzers)
+        self._limits = Limits(wall_s=settings.analysis_timeout_s, memory_mib=settings.analysis_memory_mb)
         self.spec = ToolSpec(
             name="code_analyzer",
             description=(
@@ -92,12 +102,14 @@ class CodeAnalyzer:
             ),
             args_model=AnalyzeArgs,
             result_model=AnalyzeResult,
-            timeout_s=60.0,
-            limits={"max_files": MAX_FILES},
+            timeout_s=settings.analysis_timeout_s,
+            limits={"max_files": MAX_FILES, "memory_mb": settings.analysis_memory_mb},
         )
 
     async def run(self, args: AnalyzeArgs, context: ToolContext) -> AnalyzeResult:
         root = confine(args.path, context.workspace, context.read_only_roots, write=False)
         if not root.exists():
             raise InvalidArguments(f"code_analyzer: {args.path!r} does not exist")
-        return await asyncio.to_thread(analyse_project, root, args.source, args.target, self._analyzers)
+        return await run_isolated(
+            "code_analyzer", self._limits, analyse_project, root, args.source, args.target, self._analyzers
+        )

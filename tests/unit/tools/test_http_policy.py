@@ -23,8 +23,8 @@ from toolbox.http_client import HttpClient
         ("169.254.169.254", "link-local"),
         ("fd00:ec2::254", "private"),
         ("::ffff:127.0.0.1", "loopback"),
-        ("100.100.100.200", "non-public"),
-        ("0.0.0.0", "private|non-public"),
+        ("100.100.100.200", "shared"),
+        ("0.0.0.0", "this-network"),
     ],
 )
 def test_non_public_addresses_are_refused(ip: str, kind: str) -> None:
@@ -32,9 +32,66 @@ def test_non_public_addresses_are_refused(ip: str, kind: str) -> None:
         check_address("example.test", ipaddress.ip_address(ip), [])
 
 
-def test_public_addresses_pass() -> None:
-    check_address("example.com", ipaddress.ip_address("93.184.215.14"), [])
-    check_address("example.com", ipaddress.ip_address("2606:4700::1111"), [])
+# Each of these passed the policy once: IPv6 forms carrying a non-public IPv4, and special-purpose ranges the
+# standard library's is_global list did not know.
+ATTACK_ADDRESSES = [
+    ("::127.0.0.1", "IPv4-compatible"),
+    ("::a9fe:a9fe", "IPv4-compatible"),
+    ("64:ff9b::7f00:1", r"carrying 127\.0\.0\.1.*loopback"),
+    ("64:ff9b::a9fe:a9fe", r"carrying 169\.254\.169\.254.*link-local"),
+    ("64:ff9b:1::a00:1", "local-use IPv4/IPv6 translation"),
+    ("2002:7f00:1::1", r"carrying 127\.0\.0\.1.*loopback"),
+    ("2002:a00:1::", r"carrying 10\.0\.0\.1.*private"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", r"carrying 127\.0\.0\.1.*loopback"),  # Teredo, client inverted
+    ("::ffff:169.254.169.254", "link-local"),
+    ("192.0.0.192", "IETF protocol assignment"),
+    ("192.0.0.170", "IETF protocol assignment"),
+    ("192.88.99.1", "6to4 relay anycast"),
+    ("198.18.0.1", "benchmarking"),
+    ("192.31.196.1", "AS112"),
+    ("240.0.0.1", "reserved"),
+    ("224.0.0.251", "multicast"),
+    ("255.255.255.255", "broadcast|reserved"),
+    ("fec0::1", "site-local"),
+    ("ff02::1", "multicast"),
+    ("3fff::1", "documentation"),
+    ("5f00::1", "segment routing"),
+    ("100::1", "discard-only"),
+    ("2001:db8::1", "documentation"),
+    ("2001:2::1", "IETF protocol assignment"),
+    ("2620:4f:8000::1", "AS112"),
+    ("4000::1", "not global unicast"),
+]
+PUBLIC_ADDRESSES = [
+    "93.184.215.14",
+    "8.8.8.8",
+    "1.1.1.1",
+    "151.101.1.69",
+    "2606:4700::1111",
+    "2001:4860:4860::8888",
+    "2a00:1450:4001:82a::200e",
+    "64:ff9b::808:808",  # NAT64 of 8.8.8.8
+    "2002:808:808::1",  # 6to4 of 8.8.8.8
+]
+
+
+@pytest.mark.parametrize(("ip", "kind"), ATTACK_ADDRESSES)
+def test_special_purpose_and_ipv4_carrying_attack_addresses_are_refused(ip: str, kind: str) -> None:
+    with pytest.raises(AddressRefused, match=kind):
+        check_address("attacker.example", ipaddress.ip_address(ip), [])
+
+
+@pytest.mark.parametrize("ip", PUBLIC_ADDRESSES)
+def test_public_addresses_pass(ip: str) -> None:
+    check_address("example.com", ipaddress.ip_address(ip), [])
+
+
+async def test_a_bracketed_ipv4_compatible_loopback_url_is_refused(
+    tool_settings: ToolSettings, tmp_path: Path
+) -> None:
+    registry = _client(tool_settings, lambda r: httpx.Response(200), {})
+    with pytest.raises(AddressRefused, match="IPv4-compatible"):
+        await run_tool(registry, "http_client", {"url": "http://[::127.0.0.1]:8000/"}, ToolContext(tmp_path))
 
 
 def test_the_allowlist_opens_hosts_and_networks() -> None:
