@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.tools.conftest import MEMORY_MB, OUTPUT_CAP, TIMEOUT_S
+from tests.integration.tools.conftest import MEMORY_MB, OUTPUT_CAP, TIMEOUT_S, sandbox_settings
 from toolbox import ResourceLimitExceeded, SandboxUnavailable, ToolContext, ToolTimeout
 from toolbox.python_exec import PythonExec, PythonExecArgs, PythonExecResult
 
@@ -477,3 +477,28 @@ async def test_redteam_no_socket_family_beyond_unix_and_inet_opens_even_with_hig
         "ALG": "REFUSED",
         "unix and inet sockets": "OPENED",
     }
+
+
+async def test_redteam_the_bwrap_backend_hands_the_workspace_over_off_the_event_loop(
+    sandbox_context: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The walk touches every entry the task's earlier runs left: 200k files held the loop for 2 s.
+    from toolbox.sandbox import bwrap_backend
+    from toolbox.sandbox.base import give_workspace_to as real
+
+    on_loop: list[bool] = []
+
+    def recording(workspace: Path, uid: int, gid: int) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        real(workspace, uid, gid)
+
+    monkeypatch.setattr(bwrap_backend, "give_workspace_to", recording)
+    settings = sandbox_settings("bwrap")
+    tool = PythonExec(settings, bwrap_backend.BwrapSandbox(settings))
+    result = await _run(tool, sandbox_context, "print('ran')")
+    assert result.stdout == "ran\n"
+    assert on_loop == [False]
