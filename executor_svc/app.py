@@ -91,6 +91,6 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         except InvalidEvent:
             return  # nothing to remove for an unreadable event; the projection reports it
         if isinstance(event, TaskFinished):
-            await remove_workspace(event, workspaces)
+            await remove_workspace(event, workspaces, runtime.ledger)
 
     return create_worker_app(runtime)

@@ -19,15 +19,31 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-__all__ = ["LeavesRoot", "NotRegularFile", "ensure_regular", "open_beneath", "regular_files"]
+__all__ = [
+    "MAX_DEPTH",
+    "LeavesRoot",
+    "NotRegularFile",
+    "TooDeep",
+    "ensure_regular",
+    "open_beneath",
+    "regular_files",
+]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _MAX_LINKS = 40  # the kernel's own limit on symlinks in one lookup
+# The walk holds an fd per folder (`..` must return to the folder it came from, not to whatever is its parent
+# now), and os.fwalk recurses per level: deeper paths are refused, deeper folders not searched, so no path
+# can take more than this many of the executor's fds, nor a tree made in the workspace exhaust them.
+MAX_DEPTH = 64
 
 
 class LeavesRoot(Exception):
     """A symlink on the way points outside the root."""
+
+
+class TooDeep(Exception):
+    """The path goes more than MAX_DEPTH folders below the root."""
 
 
 class NotRegularFile(Exception):
@@ -75,6 +91,8 @@ def open_beneath(
             if last:
                 return fd
             held.append(fd)
+            if len(held) > MAX_DEPTH:
+                raise TooDeep(str(relative))
         # Nothing left to walk (the root itself, or a link to a folder held): open the folder reached.
         return _open_final(".", held[-1], flags, mode)
     finally:
@@ -91,10 +109,15 @@ def ensure_regular(fd: int) -> None:
         raise NotRegularFile(stat.filemode(mode))
 
 
-def regular_files(dir_fd: int) -> Iterator[tuple[str, int]]:
+def regular_files(dir_fd: int, too_deep: list[str] | None = None) -> Iterator[tuple[str, int]]:
     """(path relative to the folder, fd) of every regular file under the folder at dir_fd, in sorted order;
-    symlinks are skipped, never followed. Each fd is closed when the caller asks for the next."""
+    symlinks are skipped, never followed, and folders MAX_DEPTH deep are not entered (their paths go into
+    `too_deep`). Each fd is closed when the caller asks for the next."""
     for dirpath, dirnames, filenames, walk_fd in os.fwalk(".", dir_fd=dir_fd, follow_symlinks=False):
+        if dirpath.count("/") >= MAX_DEPTH - 1 and dirnames:
+            if too_deep is not None:
+                too_deep.append(os.path.normpath(dirpath))
+            dirnames.clear()
         dirnames.sort()
         for name in sorted(filenames):
             try:

@@ -15,7 +15,15 @@ from typing import Literal, Protocol
 import re2
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from toolbox.beneath import LeavesRoot, NotRegularFile, ensure_regular, open_beneath, regular_files
+from toolbox.beneath import (
+    MAX_DEPTH,
+    LeavesRoot,
+    NotRegularFile,
+    TooDeep,
+    ensure_regular,
+    open_beneath,
+    regular_files,
+)
 from toolbox.errors import InvalidArguments, PathRefused, ToolFailed
 from toolbox.registry import ToolContext, ToolSpec
 from toolbox.settings import ToolSettings
@@ -102,6 +110,8 @@ class FileOperations:
         except LeavesRoot:
             place = "the workspace" if root == context.workspace.resolve() else "its read-only root"
             raise PathRefused(f"{args.path!r} goes through a symlink that points outside {place}") from None
+        except TooDeep:
+            raise PathRefused(f"{args.path!r} is more than {MAX_DEPTH} folders deep") from None
         except NotRegularFile:
             raise InvalidArguments(
                 f"file_operations: {args.path!r} is not a regular file (a FIFO, socket or device)"
@@ -175,10 +185,11 @@ class FileOperations:
         # The worker thread stops by itself at the tool's timeout rather than scanning on unobserved.
         deadline = time.monotonic() + self.spec.timeout_s
         matches: list[FileMatch] = []
+        too_deep: list[str] = []
         fd = open_beneath(root, relative, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         try:
             if stat.S_ISDIR(os.fstat(fd).st_mode):
-                files: Iterable[tuple[str, int]] = regular_files(fd)
+                files: Iterable[tuple[str, int]] = regular_files(fd, too_deep)
             else:
                 ensure_regular(fd)
                 files = [(relative.name or ".", fd)]
@@ -194,7 +205,7 @@ class FileOperations:
                             )
         finally:
             os.close(fd)
-        return FileOpResult(op="search", path=args.path, matches=matches)
+        return FileOpResult(op="search", path=args.path, matches=matches, truncated=bool(too_deep))
 
 
 def _compile(pattern: str) -> _Regex:

@@ -3,8 +3,9 @@
 Both backends refuse the same calls: those that create or enter namespaces (a nested user namespace hands the
 code every capability over fresh namespaces, and with them the kernel's netfilter, mount and keyring code),
 mount the file system, reach the keyring, load BPF, or open the kernel interfaces with a long record of
-privilege escalations (userfaultfd, io_uring, perf events, ptrace), and netlink sockets. The container
-profile (`seccomp.json` beside this file) is derived from the same lists by `seccomp_profile`.
+privilege escalations (userfaultfd, io_uring, perf events, ptrace), and sockets of any family but unix and
+inet (netlink, vsock, the crypto API...). The container profile (`seccomp.json` beside this file) is derived
+from the same lists by `seccomp_profile`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import os
 import socket
 
 __all__ = [
+    "ALLOWED_SOCKET_FAMILIES",
     "CLONE_NAMESPACE_FLAGS",
-    "DENIED_SOCKET_FAMILIES",
     "DENIED_SYSCALLS",
+    "REFUSED_SOCKET_FAMILIES",
     "bwrap_filter_fd",
     "filter_problem",
 ]
@@ -51,7 +53,14 @@ DENIED_SYSCALLS = (
 # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. CLONE_NEWTIME (0x80) is left out: in
 # clone's flags that bit is part of the exit signal, and clone cannot create a time namespace anyway.
 CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
-DENIED_SOCKET_FAMILIES = (socket.AF_NETLINK,)
+ALLOWED_SOCKET_FAMILIES = (socket.AF_UNIX, socket.AF_INET, socket.AF_INET6)
+# socket() takes its family as an int, so the kernel ignores the upper half of the 64-bit register a filter
+# compares: a rule matching one family (== 16) lets 0xFFFFFFFF00000010 through to netlink. So the families
+# are allowed exactly, and refused as every value below the largest allowed one that is not allowed, plus
+# every value above it (which takes in any value with high bits set).
+REFUSED_SOCKET_FAMILIES = tuple(
+    f for f in range(max(ALLOWED_SOCKET_FAMILIES)) if f not in ALLOWED_SOCKET_FAMILIES
+)
 
 
 def _build() -> bytes:
@@ -64,8 +73,10 @@ def _build() -> bytes:
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     # clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes libc fall back to clone.
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    for family in DENIED_SOCKET_FAMILIES:
-        rules.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.EQ, family))
+    refuse = seccomp.ERRNO(errno.EAFNOSUPPORT)
+    for family in REFUSED_SOCKET_FAMILIES:
+        rules.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, family))
+    rules.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.GT, max(ALLOWED_SOCKET_FAMILIES)))
     fd = os.memfd_create("troupe-seccomp-build", os.MFD_CLOEXEC)
     with os.fdopen(fd, "w+b") as program:
         rules.export_bpf(program)

@@ -15,7 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from toolbox.sandbox.seccomp_filter import CLONE_NAMESPACE_FLAGS, DENIED_SOCKET_FAMILIES, DENIED_SYSCALLS
+from toolbox.sandbox.seccomp_filter import (
+    ALLOWED_SOCKET_FAMILIES,
+    CLONE_NAMESPACE_FLAGS,
+    DENIED_SYSCALLS,
+    REFUSED_SOCKET_FAMILIES,
+)
 
 __all__ = ["PROFILE_PATH", "derive_profile", "profile_text"]
 
@@ -25,7 +30,8 @@ _REPLACED = {*DENIED_SYSCALLS, "clone", "clone3", "socket"}
 
 def derive_profile(default: dict[str, Any]) -> dict[str, Any]:
     """`default` with every rule on a denied call removed, then explicit rules: the denied calls fail with
-    EPERM, clone only without namespace flags, clone3 with ENOSYS (libc falls back to clone), no netlink."""
+    EPERM, clone only without namespace flags, clone3 with ENOSYS (libc falls back to clone), sockets only of
+    the unix and inet families, compared on the whole register (see `seccomp_filter`)."""
     rules = []
     for rule in default["syscalls"]:
         names = [n for n in rule["names"] if n not in _REPLACED]
@@ -47,22 +53,18 @@ def derive_profile(default: dict[str, Any]) -> dict[str, Any]:
             for flag in CLONE_NAMESPACE_FLAGS
         ),
         {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
-        {
-            "names": ["socket"],
-            "action": "SCMP_ACT_ALLOW",
-            "args": [_arg(0, family, "SCMP_CMP_NE") for family in DENIED_SOCKET_FAMILIES],
-        },
-    ]
-    rules += [
-        {
-            "names": ["socket"],
-            "action": "SCMP_ACT_ERRNO",
-            "errnoRet": errno.EAFNOSUPPORT,
-            "args": [_arg(0, family, "SCMP_CMP_EQ")],
-        }
-        for family in DENIED_SOCKET_FAMILIES
+        *(
+            {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [_arg(0, family, "SCMP_CMP_EQ")]}
+            for family in ALLOWED_SOCKET_FAMILIES
+        ),
+        *(_refuse_socket(_arg(0, family, "SCMP_CMP_EQ")) for family in REFUSED_SOCKET_FAMILIES),
+        _refuse_socket(_arg(0, max(ALLOWED_SOCKET_FAMILIES), "SCMP_CMP_GT")),
     ]
     return {**default, "syscalls": rules}
+
+
+def _refuse_socket(arg: dict[str, Any]) -> dict[str, Any]:
+    return {"names": ["socket"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EAFNOSUPPORT, "args": [arg]}
 
 
 def _arg(index: int, value: int, op: str, value_two: int = 0) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.tools.conftest import MEMORY_MB, OUTPUT_CAP, TIMEOUT_S
+from tests.integration.tools.conftest import MEMORY_MB, OUTPUT_CAP, TIMEOUT_S, sandbox_settings
 from toolbox import ResourceLimitExceeded, SandboxUnavailable, ToolContext, ToolTimeout
 from toolbox.python_exec import PythonExec, PythonExecArgs, PythonExecResult
 
@@ -444,3 +444,61 @@ print('MiB', written)
     finally:
         workspaces.remove("acme", "t-quota")
     assert not workspace.exists()
+
+
+_SOCKET_FAMILY_TRICKS = """
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+HIGH = -0x100000000  # 0xFFFFFFFF00000000: socket() reads its family as an int, so the kernel drops these bits
+for name, family, kind, protocol in [
+    ('NETLINK_NETFILTER with high bits', HIGH | socket.AF_NETLINK, socket.SOCK_RAW, 12),
+    ('NETLINK_ROUTE with high bits', HIGH | socket.AF_NETLINK, socket.SOCK_RAW, 0),
+    ('VSOCK', 40, socket.SOCK_STREAM, 0),
+    ('ALG', 38, socket.SOCK_SEQPACKET, 0),
+]:
+    fd = libc.syscall(ctypes.c_long(41), ctypes.c_long(family), ctypes.c_long(kind), ctypes.c_long(protocol))
+    print(name, '=', 'OPENED' if fd >= 0 else 'REFUSED')
+with socket.socket(socket.AF_UNIX) as a, socket.socket(socket.AF_INET) as b, socket.socket(socket.AF_INET6) as c:
+    print('unix and inet sockets = OPENED')
+"""
+
+
+async def test_redteam_no_socket_family_beyond_unix_and_inet_opens_even_with_high_bits_in_the_argument(
+    python_exec: PythonExec, sandbox_context: ToolContext
+) -> None:
+    # A 64-bit comparison on socket's 32-bit family let AF_NETLINK through with junk in the high bits.
+    result = await _run(python_exec, sandbox_context, _SOCKET_FAMILY_TRICKS)
+    assert result.exit_code == 0, result.stderr
+    assert dict(line.split(" = ") for line in result.stdout.splitlines()) == {
+        "NETLINK_NETFILTER with high bits": "REFUSED",
+        "NETLINK_ROUTE with high bits": "REFUSED",
+        "VSOCK": "REFUSED",
+        "ALG": "REFUSED",
+        "unix and inet sockets": "OPENED",
+    }
+
+
+async def test_redteam_the_bwrap_backend_hands_the_workspace_over_off_the_event_loop(
+    sandbox_context: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The walk touches every entry the task's earlier runs left: 200k files held the loop for 2 s.
+    from toolbox.sandbox import bwrap_backend
+    from toolbox.sandbox.base import give_workspace_to as real
+
+    on_loop: list[bool] = []
+
+    def recording(workspace: Path, uid: int, gid: int) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        real(workspace, uid, gid)
+
+    monkeypatch.setattr(bwrap_backend, "give_workspace_to", recording)
+    settings = sandbox_settings("bwrap")
+    tool = PythonExec(settings, bwrap_backend.BwrapSandbox(settings))
+    result = await _run(tool, sandbox_context, "print('ran')")
+    assert result.stdout == "ran\n"
+    assert on_loop == [False]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from executor_svc.execute_plan import execute_plan
+from executor_svc.remove_workspace import remove_workspace
 from executor_svc.stop_steps import stop_steps
 from executor_svc.workspaces import Workspaces
 from planner_svc.cancel_task import cancel_task
@@ -41,7 +42,7 @@ from tests.unit.pipeline.test_reviewer_handlers import completed as reviewed_exe
 from tests.unit.pipeline.test_reviewer_handlers import deps_judging as reviewer_deps
 from tests.unit.pipeline.test_reviewer_handlers import judgement
 from troupe.boundary import EventRefused
-from troupe.ledger import stage_key
+from troupe.ledger import InMemoryLedger, finished_key, stage_key
 
 SHELL = Plan(steps=[PlanStep(id="x", tool="python_exec", args={"code": "print(open('/etc/passwd').read())"})])
 
@@ -156,3 +157,24 @@ async def test_forged_execution_results_are_refused_and_never_reviewed() -> None
     with pytest.raises(EventRefused, match=r"not the execution\.completed the pipeline recorded"):
         await review_execution(real.model_copy(update={"results": fake}), deps)
     assert judged == [] and published.events == []
+
+
+async def test_redteam_a_forged_ending_does_not_remove_a_running_tasks_workspace(tmp_path: Path) -> None:
+    workspaces = Workspaces(tmp_path, quota_mb=0, retention_s=0)
+    ledger = InMemoryLedger()
+    workspace = workspaces.open("acme", "t-1")
+    (workspace / "work.txt").write_text("half done")
+    forged = TaskFinished(task_id="t-1", tenant="acme", status=FinalStatus.FAILED, finished_by="planner")
+
+    await remove_workspace(forged, workspaces, ledger)
+
+    assert (workspace / "work.txt").read_text() == "half done"
+    # The ending the pipeline recorded does remove it.
+    recorded = TaskFinished(
+        task_id="t-1", tenant="acme", status=FinalStatus.SUCCEEDED, finished_by="reviewer"
+    )
+    await ledger.record_once(finished_key("t-1"), recorded)
+    await remove_workspace(forged, workspaces, ledger)
+    assert workspace.exists()
+    await remove_workspace(recorded, workspaces, ledger)
+    assert not workspace.exists()

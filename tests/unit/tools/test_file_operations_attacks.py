@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,53 @@ async def test_patterns_re2_cannot_run_in_linear_time_are_refused_clearly(
             await _op(tool, context, op="search", path=".", pattern=pattern)
     found = await _op(tool, context, op="search", path=".", pattern=r"\bab(?:ab)?$")
     assert [(m.path, m.line) for m in found.matches or []] == [("a.txt", 1)]
+
+
+@contextlib.contextmanager
+def _few_fds_left(spare: int) -> Iterator[None]:
+    """The process may open only `spare` more fds (the executor's default soft limit is often 1024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + spare, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _deep_tree(top: Path, depth: int) -> None:
+    """top/d/d/.../d (depth folders) with found.txt at the bottom, as code in the workspace makes it."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(os.open("found.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+
+
+async def test_redteam_a_very_deep_path_is_refused_without_an_fd_held_per_folder(
+    tool_settings: ToolSettings, context: ToolContext
+) -> None:
+    # The walk held one fd per folder: a 2000-folder path (4 kB of arguments) took 2000 of the executor's fds.
+    tool = FileOperations(tool_settings)
+    deep = "d/" * 2000 + "f.txt"
+    with _few_fds_left(300), pytest.raises(PathRefused, match="deep"):
+        await _op(tool, context, op="write", path=deep, content="x")
+    (context.workspace / "made").mkdir()
+    _deep_tree(context.workspace / "made", 2000)
+    with _few_fds_left(300), pytest.raises(PathRefused, match="deep"):
+        await _op(tool, context, op="read", path="made/" + "d/" * 2000 + "found.txt")
+
+
+async def test_redteam_search_through_a_very_deep_tree_ends_in_a_result(
+    tool_settings: ToolSettings, context: ToolContext
+) -> None:
+    # os.fwalk recursed once per level: RecursionError past ~1000 folders, holding an fd per level meanwhile.
+    (context.workspace / "top.txt").write_text("needle\n")
+    _deep_tree(context.workspace, 1500)
+    tool = FileOperations(tool_settings)
+    with _few_fds_left(300):
+        result = await _op(tool, context, op="search", path=".", pattern="needle")
+    assert [m.path for m in result.matches or []] == ["top.txt"]
+    assert result.truncated

@@ -27,10 +27,16 @@ def test_clone_is_allowed_only_without_namespace_flags_and_clone3_is_enosys() ->
     assert [r.get("errnoRet") for r in PROFILE["syscalls"] if "clone3" in r["names"]] == [38]
 
 
-def test_sockets_are_allowed_except_netlink() -> None:
+def test_redteam_sockets_are_allowed_only_for_unix_and_inet_compared_exactly() -> None:
+    # An NE or EQ on one family compares all 64 bits, and the kernel reads only the low 32: high bits slip by.
     assert [r["args"] for r in _allowing("socket")] == [
-        [{"index": 0, "value": 16, "valueTwo": 0, "op": "SCMP_CMP_NE"}]
+        [{"index": 0, "value": family, "valueTwo": 0, "op": "SCMP_CMP_EQ"}] for family in (1, 2, 10)
     ]
+    refused = [
+        r["args"][0] for r in PROFILE["syscalls"] if "socket" in r["names"] and r.get("errnoRet") == 97
+    ]
+    assert {a["value"] for a in refused if a["op"] == "SCMP_CMP_EQ"} == {0, 3, 4, 5, 6, 7, 8, 9}
+    assert [a["value"] for a in refused if a["op"] == "SCMP_CMP_GT"] == [10]
 
 
 def test_deriving_from_a_default_that_allows_everything_keeps_the_denials() -> None:
