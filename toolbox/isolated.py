@@ -16,6 +16,7 @@ import os
 import pickle
 import resource
 import signal
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ T = TypeVar("T")
 _PRELOAD = ["toolbox"]
 _MIB = 1024 * 1024
 _STARTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="isolated-start")
+# Workers alive at once per process: with hundreds of steps in flight, each may ask for one, and every worker
+# costs a process and up to its memory limit. The rest wait for a slot (their wall time starts with it).
+MAX_WORKERS = max(2, 2 * (os.cpu_count() or 1))
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,13 @@ async def _stop(process: multiprocessing.process.BaseProcess, started: asyncio.F
 async def run_isolated(what: str, limits: Limits, func: Callable[..., T], *args: Any) -> T:
     """`func(*args)` in a fresh worker process; ToolTimeout past `limits.wall_s`, ResourceLimitExceeded past
     `limits.memory_mib`, and the function's own exception (a ToolError, say) re-raised here."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.setdefault(loop, asyncio.Semaphore(MAX_WORKERS))
+    async with slots:
+        return await _run(what, limits, func, *args)
+
+
+async def _run(what: str, limits: Limits, func: Callable[..., T], *args: Any) -> T:
     context = _context()
     reading, writing = context.Pipe(duplex=False)
     process = context.Process(target=_work, args=(writing, limits.memory_mib, func, args), daemon=True)

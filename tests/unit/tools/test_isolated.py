@@ -65,3 +65,31 @@ async def test_cancelling_the_caller_kills_the_worker(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await call
     assert _gone(int(pid_file.read_text()))
+
+
+def _live_workers(folder: str) -> int:
+    """How many workers are running at once, seen from inside one of them."""
+    import time
+
+    mine = Path(folder, str(os.getpid()))
+    mine.write_text("")
+    time.sleep(0.3)
+    seen = len(os.listdir(folder))
+    mine.unlink()
+    return seen
+
+
+async def test_workers_beyond_the_limit_wait_for_a_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolbox import isolated
+
+    monkeypatch.setattr(isolated, "MAX_WORKERS", 2)
+    monkeypatch.setattr(isolated, "_slots", isolated.weakref.WeakKeyDictionary())
+
+    seen = await asyncio.gather(
+        *(run_isolated("n", Limits(wall_s=30, memory_mib=64), _live_workers, str(tmp_path)) for _ in range(6))
+    )
+
+    assert len(seen) == 6
+    assert max(seen) <= 2
