@@ -6,7 +6,8 @@ bound, keeping each value's type so an output's form can still be checked.
 - other JSON: every top-level key, with long strings, lists and objects cut shorter until the whole fits;
 - text: its head and its tail.
 
-A dict excerpt that left something out says what under the key `_excerpt`.
+A dict excerpt that left something out says what under the key `_excerpt`. Excerpts stay within the bound,
+except that a call graph's paths with their edges, and that note (600 characters at most), are never cut.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ __all__ = ["NOTE_KEY", "call_graph_excerpt", "excerpt", "json_excerpt", "size_of
 NOTE_KEY = "_excerpt"
 # (characters per string, items per list, keys per object) below the top level, loosest first.
 # Objects keep at least 8 keys, so that records in lists (a call edge, an error) keep their fields.
-_LEVELS = ((4_000, 200, 100), (1_000, 40, 40), (300, 10, 15), (100, 3, 8), (40, 1, 8), (0, 0, 8))
+_NOTE_CHARS = 600
+_LEVELS = (
+    (4_000, 200, 100),
+    (2_000, 100, 60),
+    (1_000, 40, 40),
+    (600, 20, 25),
+    (300, 10, 15),
+    (150, 5, 10),
+    (100, 3, 8),
+    (40, 1, 8),
+    (0, 0, 8),
+)
 
 
 def size_of(value: JsonValue) -> int:
@@ -37,6 +49,8 @@ def excerpt(tool: str, output: JsonValue, max_chars: int) -> JsonValue:
     """What of `output` the reviewer sees, at most about `max_chars` characters."""
     if isinstance(output, str):
         return text_excerpt(output, max_chars)
+    if size_of(output) <= max_chars:
+        return output
     if tool == "code_analyzer" and isinstance(output, Mapping) and "paths" in output:
         return call_graph_excerpt(output, max_chars)
     return json_excerpt(output, max_chars)
@@ -108,27 +122,43 @@ def call_graph_excerpt(output: Mapping[str, Any], max_chars: int) -> dict[str, J
         "unresolved": len(output.get("unresolved") or []),
         "errors": len(output.get("errors") or []),
     }
-    essentials[NOTE_KEY] = (
-        "call-graph excerpt: the paths and the graph's functions and edges along them; the graph had "
+    note = (
+        f"call-graph excerpt of {size_of(dict(output)):,} characters of JSON: the paths and the "
+        "graph's functions and edges along them; the graph had "
         + ", ".join(f"{n:,} {what.replace('_', ' ')}" for what, n in counts.items())
     )
-    essentials = _fit_dict(essentials, max_chars * 3 // 4)
-    rest = {k: output[k] for k in ("unresolved", "errors", "mermaid") if k in output}
-    room = max(max_chars - size_of(essentials), 600)
-    kept_rest = json_excerpt(rest, room)
-    if isinstance(kept_rest, dict):
-        note = kept_rest.pop(NOTE_KEY, None)
-        if note:
-            essentials[NOTE_KEY] = f"{essentials[NOTE_KEY]}; {note}"
-        return {**essentials, **kept_rest}
-    return essentials
+    fitted = json_excerpt(essentials, max_chars * 3 // 4 - len(note))
+    if not _keeps_form(fitted, essentials):
+        fitted = _minimal(essentials)
+    assert isinstance(fitted, dict)
+    rest: dict[str, JsonValue] = {k: output[k] for k in ("unresolved", "errors", "mermaid") if k in output}
+    kept_rest = json_excerpt(rest, max_chars - size_of(fitted) - len(note))
+    if not _keeps_form(kept_rest, rest):
+        kept_rest = {k: "" if isinstance(v, str) else [] for k, v in rest.items()}
+        kept_rest[NOTE_KEY] = ": unresolved calls, errors and the diagram left out"
+    assert isinstance(kept_rest, dict)
+    cuts = [
+        str(n).split(": ", 1)[-1] for n in (fitted.pop(NOTE_KEY, None), kept_rest.pop(NOTE_KEY, None)) if n
+    ]
+    return {**fitted, **kept_rest, NOTE_KEY: note + "".join(f"; cut: {c}" for c in cuts)[:_NOTE_CHARS]}
 
 
-def _fit_dict(value: dict[str, JsonValue], max_chars: int) -> dict[str, JsonValue]:
-    cut = json_excerpt(value, max_chars)
-    if isinstance(cut, dict) and NOTE_KEY in cut and NOTE_KEY in value and cut[NOTE_KEY] != value[NOTE_KEY]:
-        cut[NOTE_KEY] = f"{value[NOTE_KEY]}; {cut[NOTE_KEY]}"
-    return cut if isinstance(cut, dict) else value
+def _keeps_form(cut: JsonValue, whole: Mapping[str, JsonValue]) -> bool:
+    """Whether cutting left every value of `whole` in place with its type (not the key-only fallback)."""
+    return isinstance(cut, dict) and all(
+        type(cut.get(k)) is type(v) for k, v in whole.items() if k != NOTE_KEY
+    )
+
+
+def _minimal(essentials: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """The paths and the edges along them, whatever the bound: they are what the task asked for."""
+    graph = essentials["graph"]
+    assert isinstance(graph, dict)
+    return {
+        **{k: v[:5] if isinstance(v, list) and k != "paths" else v for k, v in essentials.items()},
+        "graph": {**graph, "functions": []},
+        NOTE_KEY: ": only the paths and their edges fit",
+    }
 
 
 def _pair(edge: Mapping[str, Any]) -> tuple[Any, Any]:
