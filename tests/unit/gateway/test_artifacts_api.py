@@ -12,9 +12,11 @@ from gateway_svc.components import Components
 from gateway_svc.projection_store import InMemoryTaskStore
 from gateway_svc.projector import Projector
 from schemas import TaskRequest, TaskSubmitted
-from tests.unit.gateway.test_api_with_fakes import parts, serving  # noqa: F401 - the fixture
+from tests.unit.gateway import test_api_with_fakes as with_fakes
 from troupe.artefacts import InMemoryArtefacts
 
+parts = with_fakes.parts  # the fixture: the API over in-memory parts
+serving = with_fakes.serving
 DATA = os.urandom(3 * 1024 * 1024 + 5)
 OTHER_TOKEN = "trp_globex_token"
 
