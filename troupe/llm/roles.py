@@ -71,7 +71,7 @@ async def review_results(
             "tool": r.tool,
             "status": r.status.value,
             "error": r.error,
-            "output": r.output,
+            "output": json.dumps(r.output, default=str),
             **({"output_kept_as_artefact": _artefact_note(r)} if r.artefact else {}),
         }
         for r in results
