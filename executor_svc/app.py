@@ -16,6 +16,7 @@ from executor_svc.toolbox_runner import ToolboxRunner
 from executor_svc.workspaces import Workspaces
 from schemas import CancelRequested, InvalidEvent, PlanCreated, TaskFinished, decode_event
 from toolbox import ToolContext, ToolSettings, build_registry
+from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_events
 from troupe.event_limits import check_event_size
 from troupe.llm.config import LLMSettings
@@ -41,6 +42,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         workspace = workspaces.open(event.tenant, event.task_id)
         return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
 
+    artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
     deps = ExecutorDeps(
         ledger=runtime.ledger,
         publisher=runtime.publisher,
@@ -48,6 +50,8 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         tools={spec.name: spec for spec in registry.specs()},
         max_parallel_steps=settings.executor_max_parallel_steps,
         max_event_bytes=settings.max_event_bytes,
+        artefacts=artefacts,
+        artefact_threshold_bytes=settings.artefact_threshold_bytes,
     )
 
     async def on_plan_created(event: PlanCreated) -> None:
@@ -93,4 +97,4 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         if isinstance(event, TaskFinished):
             await remove_workspace(event, workspaces, runtime.ledger)
 
-    return create_worker_app(runtime)
+    return create_worker_app(runtime, on_startup={"MongoDB: choosing the artefact store": artefacts.prepare})

@@ -9,6 +9,7 @@ from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import ToolRunner
 from schemas import PlanCreated
 from toolbox import ToolSpec
+from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
 from troupe.publishing import EventPublisher
 
@@ -25,6 +26,9 @@ class ExecutorDeps:
     tools_for: Callable[[PlanCreated], ToolRunner]
     # What each tool accepts: every plan is checked against these before a step runs.
     tools: Mapping[str, ToolSpec]
+    # Where outputs too large for an event are kept.
+    artefacts: ArtefactStore
     max_parallel_steps: int = 4
     max_event_bytes: int = 1024 * 1024
     running: RunningTasks = field(default_factory=RunningTasks)
+    artefact_threshold_bytes: int = 32 * 1024

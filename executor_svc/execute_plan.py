@@ -6,7 +6,7 @@ import asyncio
 
 from executor_svc.deps import SERVICE, ExecutorDeps
 from executor_svc.plan_check import forged_plan, plan_refusal
-from executor_svc.result_size import fit_results
+from executor_svc.result_size import keep_large_outputs
 from executor_svc.running_tasks import TaskStopped
 from executor_svc.step_runner import run_steps
 from schemas import (
@@ -92,7 +92,9 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
         plan=event.plan,
         results=results,
     )
-    completed = fit_results(completed, deps.max_event_bytes)
+    completed = await keep_large_outputs(
+        completed, deps.artefacts, deps.artefact_threshold_bytes, deps.max_event_bytes
+    )
     await emit_once(deps.ledger, deps.publisher, key, completed)
 
 

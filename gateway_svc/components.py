@@ -15,6 +15,7 @@ from gateway_svc.projection_store import TaskReader
 from gateway_svc.rate_limit import RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
+from troupe.artefacts import ArtefactStore
 from troupe.publishing import EventPublisher
 
 __all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck"]
@@ -39,6 +40,7 @@ class Components:
     publisher: EventPublisher
     live: LiveEvents
     readiness: ReadinessCheck
+    artefacts: ArtefactStore
     recent_keys: RecentKeys = field(default_factory=RecentKeys)
     liveness: LivenessCheck = _nothing_to_check
 

@@ -20,6 +20,7 @@ from gateway_svc.projector import Projector
 from gateway_svc.rate_limit import MongoCounters, RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
+from troupe.artefacts import SelectedArtefacts
 from troupe.db import Document, make_client, make_database
 from troupe.kafka import make_broker
 from troupe.logs import get_logger
@@ -39,10 +40,12 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
     client = make_client(settings, selection_timeout_ms=settings.gateway_mongodb_timeout_ms)
     database = make_database(client, settings)
     tasks, keys, counters = MongoTaskStore(database), MongoKeyStore(database), MongoCounters(database)
+    artefacts = SelectedArtefacts(database, settings.artefact_store)
 
     async def prepare_stores() -> None:
         for store in (tasks, keys, counters):
             await store.ensure_indexes()
+        await artefacts.prepare()
         if settings.admin_api_key is not None:
             # Seeded, not replaced: a revoked admin key stays revoked across restarts until its token changes.
             await keys.seed(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
@@ -73,6 +76,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 publisher=KafkaEventPublisher(broker, settings.topics),
                 live=live,
                 readiness=lambda: _readiness(database, broker),
+                artefacts=artefacts,
                 recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
                 liveness=lambda: {} if projection is None else {"projection": projection.alive()},
             )

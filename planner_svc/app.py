@@ -13,6 +13,7 @@ from planner_svc.plan_writer import RouterPlanWriter
 from planner_svc.revise_plan import revise_plan
 from schemas import CancelRequested, ReviewCompleted, TaskSubmitted
 from toolbox import ToolSettings, build_registry
+from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_events
 from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
@@ -29,11 +30,14 @@ def create_app(settings: Settings) -> FastStream:
     cache = MongoCache(runtime.database[llm_settings.cache_collection])
     # The planner only reads the tools' declarations; nothing here runs a tool.
     specs = build_registry(ToolSettings()).specs()
+    artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
     deps = PlannerDeps(
         ledger=runtime.ledger,
         publisher=runtime.publisher,
         writer=RouterPlanWriter(create_router(llm_settings, cache=cache), specs),
         tools={spec.name: spec for spec in specs},
+        artefacts=artefacts,
+        excerpt_max_chars=settings.excerpt_max_chars,
     )
 
     async def on_task_submitted(event: TaskSubmitted) -> None:
@@ -51,5 +55,9 @@ def create_app(settings: Settings) -> FastStream:
     subscribe(topics.review_completed, handler=on_review_completed, expected=(ReviewCompleted,))
     subscribe(topics.cancel_requested, handler=on_cancel_requested, expected=(CancelRequested,))
     return create_worker_app(
-        runtime, on_startup={"MongoDB: creating the LLM cache's indexes": cache.ensure_indexes}
+        runtime,
+        on_startup={
+            "MongoDB: creating the LLM cache's indexes": cache.ensure_indexes,
+            "MongoDB: choosing the artefact store": artefacts.prepare,
+        },
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from planner_svc.plan_writer import PlanWriter
 from toolbox import ToolSpec
+from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
 from troupe.publishing import EventPublisher
 
@@ -20,3 +21,6 @@ class PlannerDeps:
     publisher: EventPublisher
     writer: PlanWriter
     tools: dict[str, ToolSpec]
+    # Where outputs too large for an event are kept; a revision is written from excerpts of them.
+    artefacts: ArtefactStore
+    excerpt_max_chars: int = 8_000

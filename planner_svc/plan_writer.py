@@ -37,6 +37,7 @@ class Draft:
 class Revision:
     feedback: str
     previous_plan: Plan
+    # With excerpts of their outputs, not the whole outputs.
     previous_results: Sequence[StepResult]
 
 
@@ -79,7 +80,8 @@ def _feedback(revision: Revision) -> str:
             "tool": r.tool,
             "status": r.status.value,
             "error": r.error,
-            "summary": r.output_summary,
+            "output": r.output,  # an excerpt (troupe.excerpts), bounded by TROUPE_EXCERPT_MAX_CHARS
+            **({"artefact_id": r.artefact.id, "artefact_bytes": r.artefact.size} if r.artefact else {}),
         }
         for r in revision.previous_results
     ]

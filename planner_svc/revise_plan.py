@@ -6,6 +6,7 @@ from planner_svc.deps import SERVICE, PlannerDeps
 from planner_svc.plan_writer import Revision
 from planner_svc.planning import plan_iteration
 from schemas import ReviewCompleted, Verdict
+from troupe.artefacts import excerpted_results
 from troupe.boundary import differs_from_record, refuse
 from troupe.ledger import stage_key
 
@@ -24,5 +25,6 @@ async def revise_plan(event: ReviewCompleted, deps: PlannerDeps) -> None:
     recorded = await deps.ledger.find(stage_key("review", event.task_id, event.iteration))
     if (forged := differs_from_record(event, recorded)) is not None:
         refuse(SERVICE, event, forged)
-    revision = Revision(event.feedback, event.plan, event.results)
+    shown = await excerpted_results(deps.artefacts, event.tenant, event.results, deps.excerpt_max_chars)
+    revision = Revision(event.feedback, event.plan, shown)
     await plan_iteration(event, event.context, iteration=event.iteration + 1, revision=revision, deps=deps)

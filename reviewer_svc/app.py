@@ -10,6 +10,7 @@ from reviewer_svc.judge import RouterJudge
 from reviewer_svc.review_execution import review_execution
 from schemas import ExecutionCompleted
 from toolbox import ToolError, ToolSettings, build_registry, check_result
+from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_events
 from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
@@ -36,10 +37,13 @@ def create_app(settings: Settings) -> FastStream:
             return False
         return True
 
+    artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
     deps = ReviewerDeps(
         ledger=runtime.ledger,
         publisher=runtime.publisher,
         judge=RouterJudge(create_router(llm_settings, cache=cache), output_ok),
+        artefacts=artefacts,
+        excerpt_max_chars=settings.excerpt_max_chars,
     )
 
     async def on_execution_completed(event: ExecutionCompleted) -> None:
@@ -53,5 +57,9 @@ def create_app(settings: Settings) -> FastStream:
         expected=(ExecutionCompleted,),
     )
     return create_worker_app(
-        runtime, on_startup={"MongoDB: creating the LLM cache's indexes": cache.ensure_indexes}
+        runtime,
+        on_startup={
+            "MongoDB: creating the LLM cache's indexes": cache.ensure_indexes,
+            "MongoDB: choosing the artefact store": artefacts.prepare,
+        },
     )

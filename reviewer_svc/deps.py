@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reviewer_svc.judge import Judge
+from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
 from troupe.publishing import EventPublisher
 
@@ -18,3 +19,6 @@ class ReviewerDeps:
     ledger: Ledger
     publisher: EventPublisher
     judge: Judge
+    # Where outputs too large for an event are kept; the judge is given excerpts of every output.
+    artefacts: ArtefactStore
+    excerpt_max_chars: int = 8_000

@@ -8,6 +8,7 @@ from reviewer_svc.deps import SERVICE, ReviewerDeps
 from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
 from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted
+from troupe.artefacts import excerpted_results
 from troupe.boundary import differs_from_record, refuse
 from troupe.ledger import stage_key
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
@@ -40,8 +41,9 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
                 reason="deadline passed before review",
             )
             return
+        shown = await excerpted_results(deps.artefacts, event.tenant, event.results, deps.excerpt_max_chars)
         try:
-            judgement = await deps.judge.review(event.task_id, event.context, event.plan, event.results)
+            judgement = await deps.judge.review(event.task_id, event.context, event.plan, shown)
         except ReviewFailed as exc:
             await finish(
                 deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=exc.reason

@@ -1,5 +1,6 @@
 """Troupe's contracts: events, the task request, plans and the topic catalogue. Data only, no I/O."""
 
+from schemas.artefacts import ArtefactRef
 from schemas.codec import (
     InvalidEvent,
     decode_event,
@@ -29,6 +30,7 @@ from schemas.topics import EVENT_TOPICS, Topics
 
 __all__ = [
     "EVENT_TOPICS",
+    "ArtefactRef",
     "CancelRequested",
     "DeadLettered",
     "Envelope",

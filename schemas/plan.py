@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field, JsonValue, model_validator
 
+from schemas.artefacts import ArtefactRef
 from schemas.envelope import EventModel
 
 __all__ = ["Plan", "PlanError", "PlanStep", "StepResult", "StepStatus", "Usage", "execution_order"]
@@ -78,6 +79,10 @@ class StepResult(EventModel):
     tool: str
     status: StepStatus
     output: JsonValue = None
+    artefact: ArtefactRef | None = Field(
+        default=None,
+        description="Where the output is kept when it is too large to travel in events; `output` is then null.",
+    )
     output_summary: str = Field(default="", max_length=4_000)
     error: str | None = None
     started_at: datetime | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     kafka_max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     mongodb_timeout_ms: int = Field(default=5_000, ge=100)
+    # A step output larger than this (as JSON, or as text) is kept once in the artefact store and its event
+    # carries a reference instead (decision 12); `auto` uses GridFS when the server handles it, else chunks.
+    artefact_threshold_bytes: int = Field(default=32 * 1024, ge=1_024)
+    artefact_store: Literal["auto", "gridfs", "chunks"] = "auto"
+    # How much of each step output the reviewer and a revision's planner see (troupe.excerpts).
+    excerpt_max_chars: int = Field(default=8_000, ge=500, le=1_000_000)
     # How long a starting service waits for Kafka and MongoDB before it gives up: servers and services start in
     # any order (compose, Kubernetes), so one that is not up yet is waited for, not a crash.
     start_timeout_s: float = Field(default=120, ge=0)

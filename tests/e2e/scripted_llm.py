@@ -55,7 +55,7 @@ def plan_for(prompt: str) -> dict[str, Any]:
 def review_for(prompt: str) -> dict[str, Any]:
     shown = json.loads(prompt.split("## Step results", 1)[1])
     for step in shown:
-        # The reviewer prompt shows only the start of each output, so read the paths out of the text.
+        # The reviewer prompt shows each output's excerpt as JSON text, so read the paths out of the text.
         found = re.search(r'"paths": (\[\[.*?\]\])', step["output"] or "")
         paths = json.loads(found.group(1)) if found else None
         if paths:

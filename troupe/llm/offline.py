@@ -177,5 +177,12 @@ def _final_result(plan: Plan, by_step: Mapping[str, StepResult]) -> JsonValue:
     needed = {dep for step in plan.steps for dep in step.depends_on}
     last = [step.id for step in plan.steps if step.id not in needed]
     if len(last) == 1:
-        return by_step[last[0]].output
-    return {step_id: by_step[step_id].output for step_id in last}
+        return _output_of(by_step[last[0]])
+    return {step_id: _output_of(by_step[step_id]) for step_id in last}
+
+
+def _output_of(result: StepResult) -> JsonValue:
+    """The output; for one kept as an artefact, its reference and the excerpt the review was given."""
+    if result.artefact is None:
+        return result.output
+    return {"artefact": result.artefact.model_dump(mode="json"), "excerpt": result.output}

@@ -18,9 +18,6 @@ from troupe.llm.router import LLMRouter
 
 __all__ = ["ai_tool_completer", "plan_task", "review_results"]
 
-# Step outputs can be large (a fetched page, a file); the reviewer sees the start of each.
-_OUTPUT_CHARS_SHOWN = 4_000
-
 
 async def plan_task(
     router: LLMRouter,
@@ -67,13 +64,15 @@ async def review_results(
     budget: Budget | None = None,
     prompt_version: int = 1,
 ) -> LLMAnswer[Review]:
+    # `results` carry excerpts of their outputs (troupe.excerpts), bounded by the caller.
     shown = [
         {
             "step_id": r.step_id,
             "tool": r.tool,
             "status": r.status.value,
             "error": r.error,
-            "output": json.dumps(r.output, default=str)[:_OUTPUT_CHARS_SHOWN],
+            "output": json.dumps(r.output, default=str),
+            **({"output_kept_as_artefact": _artefact_note(r)} if r.artefact else {}),
         }
         for r in results
     ]
@@ -93,6 +92,14 @@ async def review_results(
             budget=budget or Budget(),
             offline=partial(offline_review, plan, results, output_ok),
         )
+    )
+
+
+def _artefact_note(result: StepResult) -> str:
+    assert result.artefact is not None
+    return (
+        f"the whole output ({result.artefact.size:,} bytes, {result.artefact.media_type}) is artefact "
+        f"{result.artefact.id}; `output` is an excerpt of it"
     )
 
 

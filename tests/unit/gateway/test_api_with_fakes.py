@@ -21,6 +21,7 @@ from gateway_svc.rate_limit import InMemoryCounters, RateLimiter
 from gateway_svc.settings import GatewaySettings
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import Envelope, TaskSubmitted
+from troupe.artefacts import InMemoryArtefacts
 from troupe.publishing import RecordingPublisher
 
 from .events import happy_path
@@ -72,6 +73,7 @@ async def parts() -> Components:
         publisher=RecordingPublisher(),
         live=LiveEvents(),
         readiness=ready,
+        artefacts=InMemoryArtefacts(),
     )
 
 

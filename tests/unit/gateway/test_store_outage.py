@@ -16,6 +16,7 @@ from gateway_svc.rate_limit import InMemoryCounters, RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from schemas import TaskSubmitted, utc_now
+from troupe.artefacts import InMemoryArtefacts
 from troupe.publishing import RecordingPublisher
 
 from .test_api_with_fakes import TOKEN, UnreachableStore, serving
@@ -99,6 +100,7 @@ async def flaky(outage: Outage, clock: Clock) -> Components:
         publisher=RecordingPublisher(),
         live=LiveEvents(),
         readiness=ready,
+        artefacts=InMemoryArtefacts(),
         recent_keys=RecentKeys(ttl_s=60, clock=clock),
     )
 

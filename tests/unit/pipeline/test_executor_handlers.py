@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -30,6 +31,7 @@ from schemas import (
 )
 from tests.unit.pipeline.fakes import recorded_plan
 from toolbox import Registry, ToolContext, ToolSettings, ToolTimeout, build_registry
+from troupe.artefacts import TEXT, InMemoryArtefacts
 from troupe.ledger import InMemoryLedger
 from troupe.publishing import RecordingPublisher
 
@@ -101,7 +103,9 @@ TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points
 
 def deps_with(tools: ToolRunner) -> tuple[ExecutorDeps, RecordingPublisher]:
     publisher = RecordingPublisher()
-    deps = ExecutorDeps(InMemoryLedger(), publisher, lambda _: tools, TOOLS, running=RunningTasks())
+    deps = ExecutorDeps(
+        InMemoryLedger(), publisher, lambda _: tools, TOOLS, InMemoryArtefacts(), running=RunningTasks()
+    )
     return deps, publisher
 
 
@@ -164,20 +168,56 @@ async def test_a_stopped_tool_run_keeps_its_partial_output_and_reason() -> None:
     )
 
 
-async def test_outputs_too_large_for_one_event_give_way_to_a_note_largest_first() -> None:
-    class BigOutputs(FakeTools):
-        async def run(self, tool: str, args: Mapping[str, JsonValue]) -> JsonValue:
-            sizes = {"big": 900_000, "bigger": 1_500_000, "small": 10}
-            return "x" * sizes[str(args["expression"])]
+class SizedOutputs(FakeTools):
+    """Answers each step with text of the length its expression names ("900000" -> 900,000 characters)."""
 
-    deps, published = deps_with(BigOutputs())
-    plan = Plan(
-        steps=[step("a", expression="big"), step("b", expression="bigger"), step("c", expression="small")]
-    )
-    await execute_plan(await recorded_plan(deps.ledger, plan), deps)
+    async def run(self, tool: str, args: Mapping[str, JsonValue]) -> JsonValue:
+        self.calls.append(args)
+        return "x" * int(str(args["expression"]))
+
+
+def sized_plan(*sizes: int) -> Plan:
+    return Plan(steps=[step(f"s{i}", expression=str(size)) for i, size in enumerate(sizes)])
+
+
+async def test_outputs_over_the_threshold_are_kept_as_artefacts_and_the_event_carries_references() -> None:
+    deps, published = deps_with(SizedOutputs())
+    await execute_plan(await recorded_plan(deps.ledger, sized_plan(900_000, 1_500_000, 10)), deps)
+    [completed] = published.of_type(ExecutionCompleted)
+    assert len(encode_event(completed)) < 64 * 1024
+    big, bigger, small = completed.results
+    assert small.output == "x" * 10 and small.artefact is None
+    for result, size in ((big, 900_000), (bigger, 1_500_000)):
+        assert result.output is None and result.artefact is not None
+        assert (result.artefact.size, result.artefact.media_type) == (size, TEXT)
+        assert result.artefact.preview == "x" * 500
+        assert await deps.artefacts.get("acme", result.artefact.id) == b"x" * size
+        assert result.status is StepStatus.SUCCEEDED
+
+
+async def test_a_redelivered_execution_stores_each_output_once_under_the_same_id() -> None:
+    artefacts = InMemoryArtefacts()
+    deps, published = deps_with(SizedOutputs())
+    deps = replace(deps, artefacts=artefacts)
+    event = await recorded_plan(deps.ledger, sized_plan(100_000))
+    await execute_plan(event, deps)
+    again, republished = deps_with(SizedOutputs())  # a fresh process: the stage was never recorded
+    again = replace(again, artefacts=artefacts)
+    await execute_plan(await recorded_plan(again.ledger, sized_plan(100_000)), again)
+    [first] = published.of_type(ExecutionCompleted)
+    [second] = republished.of_type(ExecutionCompleted)
+    assert first.results[0].artefact == second.results[0].artefact
+    assert len(artefacts.stored) == 1
+
+
+async def test_outputs_under_the_threshold_still_go_to_the_store_largest_first_when_the_event_would_not_fit() -> (
+    None
+):
+    deps, published = deps_with(SizedOutputs())
+    deps = replace(deps, artefact_threshold_bytes=600_000)
+    await execute_plan(await recorded_plan(deps.ledger, sized_plan(450_000, 500_000, 10)), deps)
     [completed] = published.of_type(ExecutionCompleted)
     assert len(encode_event(completed)) <= deps.max_event_bytes - HEADROOM_BYTES
     a, b, c = completed.results
-    assert isinstance(b.output, str) and b.output.startswith("[output of 1,500,002 bytes dropped")
-    assert a.output == "x" * 900_000 and c.output == "x" * 10  # the largest alone was enough to drop
-    assert all(r.status is StepStatus.SUCCEEDED for r in completed.results)
+    assert b.artefact is not None and b.output is None  # the largest alone was enough
+    assert a.output == "x" * 450_000 and c.output == "x" * 10

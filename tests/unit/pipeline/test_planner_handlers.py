@@ -23,6 +23,7 @@ from schemas import (
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
+from troupe.artefacts import InMemoryArtefacts
 from troupe.ledger import InMemoryLedger, stage_key
 from troupe.publishing import RecordingPublisher
 
@@ -46,7 +47,9 @@ class Scripted:
 
 def deps_with(writer: Scripted) -> tuple[PlannerDeps, RecordingPublisher]:
     publisher = RecordingPublisher()
-    return PlannerDeps(InMemoryLedger(), publisher, FunctionPlanWriter(writer), TOOLS), publisher
+    return PlannerDeps(
+        InMemoryLedger(), publisher, FunctionPlanWriter(writer), TOOLS, InMemoryArtefacts()
+    ), publisher
 
 
 async def test_a_submitted_task_gets_a_validated_first_plan() -> None:
@@ -158,7 +161,11 @@ async def test_a_finished_task_is_not_planned_again() -> None:
 async def test_a_failure_recorded_but_never_published_goes_out_when_the_submission_is_redelivered() -> None:
     publisher = DiesBeforePublishingTheEnd()
     deps = PlannerDeps(
-        InMemoryLedger(), publisher, FunctionPlanWriter(Scripted(PlanningFailed("no plan"))), TOOLS
+        InMemoryLedger(),
+        publisher,
+        FunctionPlanWriter(Scripted(PlanningFailed("no plan"))),
+        TOOLS,
+        InMemoryArtefacts(),
     )
     with pytest.raises(ProcessDied):
         await plan_task(submitted(), deps)

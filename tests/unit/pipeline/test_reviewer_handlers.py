@@ -24,6 +24,7 @@ from schemas import (
     Verdict,
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan
+from troupe.artefacts import InMemoryArtefacts
 from troupe.ledger import InMemoryLedger, stage_key
 from troupe.publishing import RecordingPublisher
 
@@ -69,7 +70,7 @@ def deps_judging(
     publisher = publisher or RecordingPublisher()
     ledger = InMemoryLedger()
     ledger.records |= {stage_key("execute", "t-1", i): completed(i) for i in (1, 2, 3)}
-    return ReviewerDeps(ledger, publisher, FunctionJudge(judge)), publisher, calls
+    return ReviewerDeps(ledger, publisher, FunctionJudge(judge), InMemoryArtefacts()), publisher, calls
 
 
 def judgement(verdict: Verdict, result: JsonValue = None) -> Judgement:

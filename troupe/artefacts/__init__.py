@@ -1,0 +1,33 @@
+"""Large step outputs kept once in the database, per tenant; events carry a reference (decision 12)."""
+
+from troupe.artefacts.chunk_store import ChunkArtefacts
+from troupe.artefacts.gridfs_store import GridFSArtefacts
+from troupe.artefacts.memory import InMemoryArtefacts
+from troupe.artefacts.outputs import (
+    JSON,
+    TEXT,
+    decode_output,
+    encode_output,
+    excerpted_results,
+)
+from troupe.artefacts.selection import SelectedArtefacts, StoreKind, gridfs_works
+from troupe.artefacts.store import ArtefactNotFound, ArtefactStore, StoredArtefact, artefact_id, describe
+
+__all__ = [
+    "JSON",
+    "TEXT",
+    "ArtefactNotFound",
+    "ArtefactStore",
+    "ChunkArtefacts",
+    "GridFSArtefacts",
+    "InMemoryArtefacts",
+    "SelectedArtefacts",
+    "StoreKind",
+    "StoredArtefact",
+    "artefact_id",
+    "decode_output",
+    "describe",
+    "encode_output",
+    "excerpted_results",
+    "gridfs_works",
+]

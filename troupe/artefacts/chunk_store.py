@@ -1,0 +1,82 @@
+"""Artefacts as plain documents, for a MongoDB-wire server without working GridFS: fixed-size chunks in
+`artefact_chunks` (written first, idempotently), then the description in `artefacts`, which makes it visible."""
+
+from __future__ import annotations
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas import ArtefactRef
+from troupe.artefacts.documents import description_fields, stored_from
+from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, describe
+from troupe.db import Document
+
+__all__ = ["ChunkArtefacts"]
+
+CHUNK_BYTES = 255 * 1024
+
+
+class ChunkArtefacts:
+    def __init__(self, database: AsyncDatabase[Document], collection: str = "artefacts") -> None:
+        self._described = database[collection]
+        self._chunks = database[f"{collection}_chunks"]
+
+    async def ensure_indexes(self) -> None:
+        await self._described.create_index([("tenant", 1), ("task_id", 1)])
+        await self._chunks.create_index([("artefact_id", 1), ("n", 1)], unique=True)
+
+    async def put(self, tenant: str, task_id: str, key: str, data: bytes, media_type: str) -> ArtefactRef:
+        ref = describe(tenant, task_id, key, data, media_type)
+        if await self._described.find_one({"_id": ref.id}, {"_id": 1}) is not None:
+            return ref
+        writes = [
+            ReplaceOne(
+                {"_id": f"{ref.id}:{n}"},
+                {"artefact_id": ref.id, "n": n, "data": data[offset : offset + CHUNK_BYTES]},
+                upsert=True,
+            )
+            for n, offset in enumerate(range(0, len(data), CHUNK_BYTES))
+        ]
+        # A few chunks per call keeps each request well under the 16 MiB a command may carry.
+        for first in range(0, len(writes), 16):
+            await self._chunks.bulk_write(writes[first : first + 16], ordered=False)
+        fields = description_fields(ref, tenant, task_id, key) | {"chunk_bytes": CHUNK_BYTES}
+        await self._described.replace_one({"_id": ref.id}, fields, upsert=True)
+        return ref
+
+    async def find(self, tenant: str, artefact_id: str) -> StoredArtefact:
+        doc = await self._described.find_one({"_id": artefact_id, "tenant": tenant})
+        if doc is None:
+            raise ArtefactNotFound(artefact_id)
+        return stored_from(artefact_id, doc)
+
+    async def get(self, tenant: str, artefact_id: str) -> bytes:
+        stored = await self.find(tenant, artefact_id)
+        return await self.read_range(tenant, artefact_id, 0, stored.ref.size)
+
+    async def read_range(self, tenant: str, artefact_id: str, start: int, length: int) -> bytes:
+        doc = await self._described.find_one({"_id": artefact_id, "tenant": tenant})
+        if doc is None:
+            raise ArtefactNotFound(artefact_id)
+        end = min(start + max(length, 0), doc["size"])
+        if end <= start:
+            return b""
+        size = doc["chunk_bytes"]
+        first, last = start // size, (end - 1) // size
+        found = self._chunks.find({"artefact_id": artefact_id, "n": {"$gte": first, "$lte": last}}).sort(
+            "n", 1
+        )
+        data = b"".join([bytes(chunk["data"]) async for chunk in found])
+        return data[start - first * size : end - first * size]
+
+    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
+        found = self._described.find({"tenant": tenant, "task_id": task_id}).sort("_id", 1)
+        return [stored_from(doc["_id"], doc).ref async for doc in found]
+
+    async def delete_for_task(self, tenant: str, task_id: str) -> int:
+        refs = await self.list_for_task(tenant, task_id)
+        for ref in refs:
+            # The description first: a half-deleted artefact is then invisible rather than truncated.
+            await self._described.delete_one({"_id": ref.id})
+            await self._chunks.delete_many({"artefact_id": ref.id})
+        return len(refs)

@@ -1,0 +1,76 @@
+"""Artefacts in GridFS (PyMongo's AsyncGridFSBucket): chunks in `<bucket>.chunks`, the description in the
+file document's metadata. Checked against FerretDB 1.24 (tests/integration/test_artefact_stores.py)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import FileExists, NoFile
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schemas import ArtefactRef
+from troupe.artefacts.documents import description_fields, stored_from
+from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, describe
+from troupe.db import Document
+
+__all__ = ["GridFSArtefacts"]
+
+
+class GridFSArtefacts:
+    def __init__(self, database: AsyncDatabase[Document], bucket: str = "artefacts") -> None:
+        self._bucket = AsyncGridFSBucket(database, bucket_name=bucket)
+        self._files = database[f"{bucket}.files"]
+        self._chunks = database[f"{bucket}.chunks"]
+
+    async def ensure_indexes(self) -> None:
+        await self._files.create_index([("metadata.tenant", 1), ("metadata.task_id", 1)])
+        await self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
+
+    async def put(self, tenant: str, task_id: str, key: str, data: bytes, media_type: str) -> ArtefactRef:
+        ref = describe(tenant, task_id, key, data, media_type)
+        if await self._files.find_one({"_id": ref.id}, {"_id": 1}) is not None:
+            return ref  # stored before: the id covers tenant, task, key and content
+        metadata = description_fields(ref, tenant, task_id, key)
+        try:
+            await self._bucket.upload_from_stream_with_id(ref.id, key, data, metadata=metadata)
+        except FileExists:
+            if await self._files.find_one({"_id": ref.id}, {"_id": 1}) is not None:
+                return ref  # a concurrent put of the same content finished first
+            # Chunks of an upload that died before its file document: start again.
+            await self._chunks.delete_many({"files_id": ref.id})
+            await self._bucket.upload_from_stream_with_id(ref.id, key, data, metadata=metadata)
+        return ref
+
+    async def find(self, tenant: str, artefact_id: str) -> StoredArtefact:
+        doc = await self._files.find_one({"_id": artefact_id, "metadata.tenant": tenant})
+        if doc is None:
+            raise ArtefactNotFound(artefact_id)
+        return stored_from(artefact_id, doc["metadata"])
+
+    async def get(self, tenant: str, artefact_id: str) -> bytes:
+        stored = await self.find(tenant, artefact_id)
+        return await self.read_range(tenant, artefact_id, 0, stored.ref.size, checked=True)
+
+    async def read_range(
+        self, tenant: str, artefact_id: str, start: int, length: int, *, checked: bool = False
+    ) -> bytes:
+        if not checked:
+            await self.find(tenant, artefact_id)
+        try:
+            stream = await self._bucket.open_download_stream(artefact_id)
+        except NoFile:
+            raise ArtefactNotFound(artefact_id) from None
+        await stream.seek(start)
+        return await stream.read(max(length, 0))
+
+    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
+        found = self._files.find({"metadata.tenant": tenant, "metadata.task_id": task_id}).sort("_id", 1)
+        return [stored_from(doc["_id"], doc["metadata"]).ref async for doc in found]
+
+    async def delete_for_task(self, tenant: str, task_id: str) -> int:
+        refs = await self.list_for_task(tenant, task_id)
+        for ref in refs:
+            with contextlib.suppress(NoFile):  # removed meanwhile
+                await self._bucket.delete(ref.id)
+        return len(refs)

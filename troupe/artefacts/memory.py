@@ -1,0 +1,44 @@
+"""An artefact store in a dict, for unit tests."""
+
+from __future__ import annotations
+
+from schemas import ArtefactRef
+from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, describe
+
+__all__ = ["InMemoryArtefacts"]
+
+
+class InMemoryArtefacts:
+    def __init__(self) -> None:
+        self.stored: dict[str, tuple[StoredArtefact, bytes]] = {}
+        self.puts = 0
+
+    async def put(self, tenant: str, task_id: str, key: str, data: bytes, media_type: str) -> ArtefactRef:
+        self.puts += 1
+        ref = describe(tenant, task_id, key, data, media_type)
+        self.stored.setdefault(ref.id, (StoredArtefact(ref, tenant, task_id), data))
+        return ref
+
+    async def find(self, tenant: str, artefact_id: str) -> StoredArtefact:
+        return self._entry(tenant, artefact_id)[0]
+
+    async def get(self, tenant: str, artefact_id: str) -> bytes:
+        return self._entry(tenant, artefact_id)[1]
+
+    async def read_range(self, tenant: str, artefact_id: str, start: int, length: int) -> bytes:
+        return self._entry(tenant, artefact_id)[1][start : start + length]
+
+    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
+        return [s.ref for s, _ in self.stored.values() if s.tenant == tenant and s.task_id == task_id]
+
+    async def delete_for_task(self, tenant: str, task_id: str) -> int:
+        gone = [i for i, (s, _) in self.stored.items() if s.tenant == tenant and s.task_id == task_id]
+        for artefact in gone:
+            del self.stored[artefact]
+        return len(gone)
+
+    def _entry(self, tenant: str, artefact_id: str) -> tuple[StoredArtefact, bytes]:
+        entry = self.stored.get(artefact_id)
+        if entry is None or entry[0].tenant != tenant:
+            raise ArtefactNotFound(artefact_id)
+        return entry
