@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,7 @@ async def test_workers_beyond_the_limit_wait_for_a_slot(
     from toolbox import isolated
 
     monkeypatch.setattr(isolated, "MAX_WORKERS", 2)
-    monkeypatch.setattr(isolated, "_slots", isolated.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(isolated, "_slots", weakref.WeakKeyDictionary())
 
     seen = await asyncio.gather(
         *(run_isolated("n", Limits(wall_s=30, memory_mib=64), _live_workers, str(tmp_path)) for _ in range(6))
