@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from faststream import FastStream
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from executor_svc.deps import SERVICE, ExecutorDeps
 from executor_svc.execute_plan import execute_plan
@@ -14,11 +12,10 @@ from executor_svc.step_runner import ToolRunner
 from executor_svc.stop_steps import stop_steps
 from executor_svc.toolbox_runner import ToolboxRunner
 from executor_svc.workspaces import Workspaces
-from schemas import CancelRequested, InvalidEvent, PlanCreated, TaskFinished, decode_event
+from schemas import CancelRequested, PlanCreated, TaskFinished
 from toolbox import ToolContext, ToolSettings, build_registry
 from troupe.artefacts import SelectedArtefacts
-from troupe.consuming import subscribe_events
-from troupe.event_limits import check_event_size
+from troupe.consuming import subscribe_broadcast, subscribe_events
 from troupe.llm.config import LLMSettings
 from troupe.llm.roles import ai_tool_completer
 from troupe.llm.wiring import create_router
@@ -65,36 +62,19 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         expected=(PlanCreated,),
     )
 
-    # No consumer group: every replica must hear every cancel, since any of them may run the task.
-    @runtime.broker.subscriber(
-        settings.topics.cancel_requested,
-        auto_offset_reset="latest",
-        ack_policy=AckPolicy.ACK_FIRST,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-    )
-    async def on_cancel_requested(message: KafkaMessage) -> None:
-        try:
-            check_event_size(message.body, settings.max_event_bytes)
-            event = decode_event(message.body)
-        except InvalidEvent:
-            return  # the planner, which owns this topic's consumer group, dead-letters it
-        if isinstance(event, CancelRequested):
-            await stop_steps(event, deps)
+    async def on_cancel_requested(event: CancelRequested) -> None:
+        await stop_steps(event, deps)
 
-    # No consumer group either: the replica that ran the task holds its workspace.
-    @runtime.broker.subscriber(
-        settings.topics.task_finished,
-        auto_offset_reset="latest",
-        ack_policy=AckPolicy.ACK_FIRST,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    async def on_task_finished(event: TaskFinished) -> None:
+        await remove_workspace(event, workspaces, runtime.ledger)
+
+    # No consumer group: every replica must hear every cancel, since any of them may run the task, and every
+    # ending, since the replica that ran the task holds its workspace.
+    subscribe_broadcast(
+        runtime.broker, settings, settings.topics.cancel_requested, CancelRequested, on_cancel_requested
     )
-    async def on_task_finished(message: KafkaMessage) -> None:
-        try:
-            check_event_size(message.body, settings.max_event_bytes)
-            event = decode_event(message.body)
-        except InvalidEvent:
-            return  # nothing to remove for an unreadable event; the projection reports it
-        if isinstance(event, TaskFinished):
-            await remove_workspace(event, workspaces, runtime.ledger)
+    subscribe_broadcast(
+        runtime.broker, settings, settings.topics.task_finished, TaskFinished, on_task_finished
+    )
 
     return create_worker_app(runtime, on_startup={"MongoDB: choosing the artefact store": artefacts.prepare})

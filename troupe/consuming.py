@@ -24,6 +24,9 @@ from typing import TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
@@ -38,7 +41,15 @@ from troupe.parallel_consumer import ParallelConsumer, Process
 from troupe.settings import Settings
 from troupe.telemetry import current_trace_id
 
-__all__ = ["EventConsumers", "Handler", "Route", "deliver", "read_event", "subscribe_events"]
+__all__ = [
+    "EventConsumers",
+    "Handler",
+    "Route",
+    "deliver",
+    "read_event",
+    "subscribe_broadcast",
+    "subscribe_events",
+]
 
 E = TypeVar("E", bound=Envelope)
 Handler = Callable[[E], Awaitable[None]]
@@ -218,3 +229,29 @@ def subscribe_events(
     expected: tuple[type[E], ...],
 ) -> None:
     consumers.subscribe(topic, group, Route(handler, expected))  # type: ignore[arg-type]
+
+
+def subscribe_broadcast(
+    broker: KafkaBroker,
+    settings: Settings,
+    topic: str,
+    kind: type[E],
+    handler: Callable[[E], Awaitable[None]],
+) -> None:
+    """Every replica hears every `kind` event on `topic` from now on (no consumer group, no commits). An
+    unreadable event is skipped: the consumer group that owns the topic dead-letters it."""
+
+    @broker.subscriber(
+        topic,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    async def hear(message: KafkaMessage) -> None:
+        try:
+            check_event_size(message.body, settings.max_event_bytes)
+            event = decode_event(message.body)
+        except InvalidEvent:
+            return
+        if isinstance(event, kind):
+            await handler(event)

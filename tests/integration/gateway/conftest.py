@@ -63,8 +63,10 @@ async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await serving
-        sock.close()
+        try:
+            await serving  # raises SystemExit if the gateway failed to start
+        finally:
+            sock.close()
 
 
 @pytest.fixture
