@@ -106,7 +106,8 @@ class FileOperations:
             args.path, context.workspace, context.read_only_roots, write=args.op == "write"
         )
         try:
-            return await asyncio.to_thread(self._do, args, root, relative)
+            async with context.sides.use("host"):
+                return await asyncio.to_thread(self._do, args, root, relative)
         except LeavesRoot:
             place = "the workspace" if root == context.workspace.resolve() else "its read-only root"
             raise PathRefused(f"{args.path!r} goes through a symlink that points outside {place}") from None

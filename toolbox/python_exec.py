@@ -95,7 +95,7 @@ class PythonExec:
             raise InvalidArguments(f"python_exec: the workspace {context.workspace} is not a directory")
         limits = self.limits_for(args)
         sandbox = await self._backend()
-        async with self._slots:
+        async with self._slots, context.sides.use("sandbox"):
             run = await sandbox.run(args.code, context.workspace, limits, context.read_only_roots)
         result = PythonExecResult(
             stdout=run.stdout,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from toolbox.errors import InvalidArguments, InvalidResult, ToolNotFound, ToolTimeout
 from toolbox.settings import ToolSettings
+from toolbox.workspace_sides import WorkspaceSides
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -66,6 +67,8 @@ class ToolContext:
 
     workspace: Path
     read_only_roots: tuple[Path, ...] = field(default_factory=tuple)
+    # One per task's workspace: host-side file tools and sandbox runs take turns in it.
+    sides: WorkspaceSides = field(default_factory=WorkspaceSides, compare=False)
 
 
 @runtime_checkable

@@ -107,9 +107,18 @@ class CodeAnalyzer:
         )
 
     async def run(self, args: AnalyzeArgs, context: ToolContext) -> AnalyzeResult:
-        root = confine(args.path, context.workspace, context.read_only_roots, write=False)
-        if not root.exists():
-            raise InvalidArguments(f"code_analyzer: {args.path!r} does not exist")
-        return await run_isolated(
-            "code_analyzer", self._limits, analyse_project, root, args.source, args.target, self._analyzers
-        )
+        # The check and the walk both happen while no sandbox runs in the workspace, so code there cannot swap
+        # a checked folder for a symlink before the walk.
+        async with context.sides.use("host"):
+            root = confine(args.path, context.workspace, context.read_only_roots, write=False)
+            if not root.exists():
+                raise InvalidArguments(f"code_analyzer: {args.path!r} does not exist")
+            return await run_isolated(
+                "code_analyzer",
+                self._limits,
+                analyse_project,
+                root,
+                args.source,
+                args.target,
+                self._analyzers,
+            )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,11 @@ class DockerSandbox:
     def __init__(self, settings: ToolSettings) -> None:
         self._settings = settings
         self._seccomp: str | None = None
+        # The docker SDK blocks for a whole run: runs get threads of their own, so slow ones cannot take every
+        # thread of the default pool that other tenants' file tools and workspace removals wait on.
+        self._threads = ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_runs, thread_name_prefix="docker-run"
+        )
 
     def _client(self, timeout_s: float) -> Any:
         # A fixed API version: auto-detection costs a round trip per client and leaks its socket when the
@@ -80,7 +87,10 @@ class DockerSandbox:
     async def run(
         self, code: str, workspace: Path, limits: RunLimits, read_only: Sequence[Path] = ()
     ) -> SandboxRun:
-        return await asyncio.to_thread(self._run, code, workspace, limits, read_only)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._threads, functools.partial(self._run, code, workspace, limits, read_only)
+        )
 
     def _run(self, code: str, workspace: Path, limits: RunLimits, read_only: Sequence[Path]) -> SandboxRun:
         s = self._settings

@@ -41,8 +41,15 @@ async def test_a_folder_swapped_in_the_sandbox_never_leads_the_file_tool_outside
     workspace.mkdir()
     before = make_outside(outside)
     context = ToolContext(workspace=workspace)
+    # The swapper runs under a context of its own, so the two do not take turns (toolbox/workspace_sides.py):
+    # this is the walk beneath the workspace holding on its own, as if that guard were bypassed.
     swapper = asyncio.create_task(
-        _run(python_exec, context, swapper_code(outside, SWAP_SECONDS), timeout_s=SWAP_SECONDS + 20)
+        _run(
+            python_exec,
+            ToolContext(workspace=workspace),
+            swapper_code(outside, SWAP_SECONDS),
+            timeout_s=SWAP_SECONDS + 20,
+        )
     )
     await asyncio.to_thread(swapper_started, workspace)
     tally = await hammer(_file_tool(), context, lambda: swapping_in(workspace)() and not swapper.done())

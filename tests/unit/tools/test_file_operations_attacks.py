@@ -223,6 +223,11 @@ def _few_fds_left(spare: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def _remove_deep(top: Path) -> None:
+    """Python's rmtree recurses once per folder; pytest's clean-up of old temp folders would fail on these."""
+    subprocess.run(["rm", "-rf", "--", str(top)], check=True)
+
+
 def _deep_tree(top: Path, depth: int) -> None:
     """top/d/d/.../d (depth folders) with found.txt at the bottom, as code in the workspace makes it."""
     fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
@@ -244,9 +249,12 @@ async def test_redteam_a_very_deep_path_is_refused_without_an_fd_held_per_folder
     with _few_fds_left(300), pytest.raises(PathRefused, match="deep"):
         await _op(tool, context, op="write", path=deep, content="x")
     (context.workspace / "made").mkdir()
-    _deep_tree(context.workspace / "made", 2000)
-    with _few_fds_left(300), pytest.raises(PathRefused, match="deep"):
-        await _op(tool, context, op="read", path="made/" + "d/" * 2000 + "found.txt")
+    try:
+        _deep_tree(context.workspace / "made", 2000)
+        with _few_fds_left(300), pytest.raises(PathRefused, match="deep"):
+            await _op(tool, context, op="read", path="made/" + "d/" * 2000 + "found.txt")
+    finally:
+        _remove_deep(context.workspace / "made")
 
 
 async def test_redteam_search_through_a_very_deep_tree_ends_in_a_result(
@@ -256,7 +264,10 @@ async def test_redteam_search_through_a_very_deep_tree_ends_in_a_result(
     (context.workspace / "top.txt").write_text("needle\n")
     _deep_tree(context.workspace, 1500)
     tool = FileOperations(tool_settings)
-    with _few_fds_left(300):
-        result = await _op(tool, context, op="search", path=".", pattern="needle")
+    try:
+        with _few_fds_left(300):
+            result = await _op(tool, context, op="search", path=".", pattern="needle")
+    finally:
+        _remove_deep(context.workspace / "d")
     assert [m.path for m in result.matches or []] == ["top.txt"]
     assert result.truncated
