@@ -30,3 +30,6 @@ class GatewaySettings(Settings):
     sse_first_event_wait_s: float = Field(default=5.0, ge=0)
     sse_keepalive_s: float = Field(default=10.0, gt=0)
     run_projection: bool = True
+    # Tasks whose event log the projection keeps in memory (ended ones are dropped first): past it, each event
+    # of a forgotten task costs three more reads. Set it above the tasks a replica has in flight.
+    projection_remembered_tasks: int = Field(default=4_096, ge=1)

@@ -53,7 +53,11 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
     try:
         await prepare_servers(settings, {"MongoDB: creating the indexes": prepare_stores})
         broker = make_broker(settings)
-        projection = ProjectionConsumer(settings, Projector(tasks)) if settings.run_projection else None
+        projection = (
+            ProjectionConsumer(settings, Projector(tasks, remembered=settings.projection_remembered_tasks))
+            if settings.run_projection
+            else None
+        )
         live = LiveEvents()
         feed = KafkaLiveFeed(settings, live)
         # Each part is stopped, in reverse, if it started, whatever happens after it (a later part that
