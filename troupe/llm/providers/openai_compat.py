@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion
 
 from troupe.llm.errors import (
     ProviderError,
@@ -39,23 +39,25 @@ class OpenAICompatProvider:
         self._length_field = "max_completion_tokens" if name == "openai" else "max_tokens"
 
     async def generate(self, request: ProviderRequest) -> ProviderReply:
-        messages: list[ChatCompletionMessageParam] = [
-            {"role": m.role, "content": m.content}  # type: ignore[misc]
-            for m in request.messages
-        ]
-        extra: dict[str, Any] = {self._length_field: request.max_output_tokens}
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            self._length_field: request.max_output_tokens,
+        }
         if request.json_schema is not None:
             # Not `strict`: strict mode refuses schemas with open objects, like a plan step's free-form args.
-            extra["response_format"] = {
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.json_schema, "strict": False},
             }
         try:
-            completion = await self._client.chat.completions.create(
-                model=request.model,
-                messages=messages,
-                timeout=request.timeout_s,
-                **extra,
+            # The client's low-level post with a body already in wire form: `chat.completions.create` walks
+            # every message and the whole JSON schema on each call to transform parameters that need none.
+            completion = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options={"timeout": request.timeout_s},
             )
         except openai.OpenAIError as exc:
             raise convert_openai_error(exc) from exc
