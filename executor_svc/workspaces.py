@@ -44,6 +44,12 @@ class Workspaces:
                 raise ValueError(f"{part!r} cannot name a workspace folder")
         return self.root / (tenant or "_") / task_id
 
+    def holds(self, tenant: str | None, task_id: str) -> bool:
+        try:
+            return self.path(tenant, task_id).exists()
+        except ValueError:
+            return False
+
     def open(self, tenant: str | None, task_id: str) -> Path:
         """The task's workspace, made and capped on first use; a later plan of the same task gets it again."""
         workspace = self.path(tenant, task_id)
@@ -64,7 +70,7 @@ class Workspaces:
 
     async def release(self, tenant: str | None, task_id: str) -> None:
         """Removes the task's workspace now, or after the retention time in the background."""
-        if self.retention_s < 0 or not self.path(tenant, task_id).exists():
+        if self.retention_s < 0 or not self.holds(tenant, task_id):
             return
         if self.retention_s == 0:
             await asyncio.to_thread(self.remove, tenant, task_id)

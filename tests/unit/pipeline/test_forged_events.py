@@ -21,6 +21,7 @@ from planner_svc.revise_plan import revise_plan
 from reviewer_svc.review_execution import review_execution
 from schemas import (
     CancelRequested,
+    Envelope,
     ExecutionCompleted,
     FinalStatus,
     Plan,
@@ -178,3 +179,23 @@ async def test_redteam_a_forged_ending_does_not_remove_a_running_tasks_workspace
     assert workspace.exists()
     await remove_workspace(recorded, workspaces, ledger)
     assert not workspace.exists()
+
+
+async def test_an_ending_of_a_task_this_replica_holds_no_workspace_for_reads_no_record(
+    tmp_path: Path,
+) -> None:
+    """Every executor replica hears every ending; only the one holding the workspace reads the ledger."""
+    reads: list[str] = []
+
+    class CountingLedger(InMemoryLedger):
+        async def find(self, key: str) -> Envelope | None:
+            reads.append(key)
+            return await super().find(key)
+
+    workspaces = Workspaces(tmp_path / "ws", quota_mb=0, retention_s=0)
+    ended = TaskFinished(task_id="t-2", tenant="acme", status=FinalStatus.SUCCEEDED, finished_by="reviewer")
+    await remove_workspace(ended, workspaces, CountingLedger())
+    assert reads == []
+    workspaces.open("acme", "t-2")
+    await remove_workspace(ended, workspaces, CountingLedger())
+    assert reads == [finished_key("t-2")]
