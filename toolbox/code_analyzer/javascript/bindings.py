@@ -8,6 +8,7 @@ from toolbox.code_analyzer.javascript.syntax import Node
 from toolbox.code_analyzer.model import FileError, FunctionKind
 
 __all__ = [
+    "EMPTY",
     "GLOBALS",
     "MAX_DEPTH",
     "Alias",
@@ -25,6 +26,7 @@ __all__ = [
     "ThisOf",
     "Unit",
     "Unknown",
+    "merge",
 ]
 
 # Names every JavaScript runtime (the language, Node, browsers) defines: calls through them are external.
@@ -113,6 +115,9 @@ class Unknown:
     reason: str
 
 
+# `x = null` says "nothing yet", not what x will hold: a later real value is not a conflict with it.
+EMPTY = Unknown("holds null or undefined where the analyser looked")
+
 Binding = Ref | Imported | External | Alias | Annotated | ObjectOf | ThisOf | SuperOf | Unknown
 
 
@@ -123,11 +128,7 @@ class Scope:
     bindings: dict[str, Binding] = field(default_factory=dict)
 
     def bind(self, name: str, binding: Binding) -> None:
-        old = self.bindings.get(name)
-        if old is None or old == binding:
-            self.bindings[name] = binding
-        elif not isinstance(old, Unknown):
-            self.bindings[name] = Unknown(f"'{name}' is bound to different things in one scope")
+        merge(self.bindings, name, binding, "bound to different things in one scope")
 
     def owner_of(self, name: str) -> Scope | None:
         current: Scope | None = self
@@ -136,6 +137,16 @@ class Scope:
                 return current
             current = current.parent
         return None
+
+
+def merge(table: dict[str, Binding], name: str, binding: Binding, conflict: str) -> None:
+    """Bind a name flow-insensitively: two different values make it unknown, rather than one of them a guess;
+    a declared TypeScript type stays, as the type checker holds every value to it."""
+    old = table.get(name)
+    if old is None or old in (binding, EMPTY):
+        table[name] = binding
+    elif binding != EMPTY and not isinstance(old, Unknown | Annotated):
+        table[name] = Unknown(f"'{name}' is {conflict}")
 
 
 @dataclass(eq=False)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolbox.code_analyzer.javascript.bindings import (
+    EMPTY,
     Alias,
     Annotated,
     Binding,
@@ -22,6 +23,7 @@ from toolbox.code_analyzer.javascript.bindings import (
     ThisOf,
     Unit,
     Unknown,
+    merge,
 )
 from toolbox.code_analyzer.javascript.modules import ModuleTable
 from toolbox.code_analyzer.javascript.syntax import Node, field, line, parse, string_value, text
@@ -323,6 +325,8 @@ class _Collector:
         if node.type == "object":
             return self._object(node, name, ctx)
         self._walk(value, ctx)
+        if node.type in ("null", "undefined"):
+            return EMPTY
         if node.type in _FOLLOWED:
             return Alias(node, ctx.scope)
         return Unknown(
@@ -403,10 +407,13 @@ class _Collector:
             if isinstance(binding, Ref):
                 holder.members.add(prop)
             else:
-                holder.attributes[prop] = binding
+                merge(holder.attributes, prop, binding, f"set to different things on {holder.name}")
             return
         if isinstance(holder, dict):
-            holder[prop] = self._value(right, f"{self._object_name(obj, ctx)}.{prop}", ctx)
+            name = self._object_name(obj, ctx)
+            merge(
+                holder, prop, self._value(right, f"{name}.{prop}", ctx), f"set to different things on {name}"
+            )
             return
         self._walk_all([left, right], ctx)
 

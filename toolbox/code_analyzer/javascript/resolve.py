@@ -182,8 +182,8 @@ class _Resolver:
             return made  # a function called with `new` (a class written the ES5 way) is called all the same
         return _Unresolved("not a class")
 
-    def _callee(self, fn: Node, scope: Scope) -> _Target:
-        target = self._expr(fn, scope, 0)
+    def _callee(self, fn: Node, scope: Scope, depth: int = 0) -> _Target:
+        target = self._expr(fn, scope, depth)
         if isinstance(target, _Super):
             base = self._base(target.cls, 0)
             return self._new(base) if base is not None else _Unresolved(f"class {target.cls} has no base")
@@ -255,7 +255,7 @@ class _Resolver:
     def _call_value(self, node: Node, scope: Scope, depth: int) -> _Target:
         """What a call returns: the module for `require('./x')`; otherwise only external results are named."""
         fn = field(node, "function")
-        called = self._callee(fn, scope) if fn is not None else _Unresolved("no callee")
+        called = self._callee(fn, scope, depth + 1) if fn is not None else _Unresolved("no callee")
         if isinstance(called, _Require):
             arguments = field(node, "arguments")
             first = (
@@ -358,8 +358,8 @@ class _Resolver:
         if isinstance(base, _Symbol):
             if base.name in self.classes:
                 return self._member(base.name, attr, depth + 1)
-            if attr in ("call", "apply"):
-                return base  # f.call(thisArg, ...) calls f
+            if attr in ("call", "apply", "bind"):
+                return base  # f.call(thisArg, ...) calls f; f.bind(thisArg) is f, to be called later
             return _Unresolved(f"attribute '{attr}' of function {base.name}")
         if isinstance(base, _Instance):
             return self._member(base.cls, attr, depth + 1)
