@@ -63,7 +63,7 @@ def collect(root: Path, files: Sequence[Path], table: ModuleTable) -> Project:
     collector = _Collector(root, table)
     for rel in table.files:
         collector.load(rel)
-    collector.project.files = len(files)
+    collector.project.files = len(table.files)
     return collector.project
 
 

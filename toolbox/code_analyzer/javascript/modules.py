@@ -168,7 +168,9 @@ def _locate(table: ModuleTable, folder: str, spec: str) -> str | None:
     if len(parts) > offset + 1 and parts[offset] in ("dist", "lib", "build", "out"):
         for out in ("src", ""):
             rest = parts[offset + 1 :] if not out else [out, *parts[offset + 1 :]]
-            found = table.find("/".join([*parts[:offset], *rest]))
+            source = "/".join([*parts[:offset], *rest])
+            # A bundler may build `dist/index.mjs` from `src/index.ts`: any extension will do.
+            found = table.find(source) or table.find(posixpath.splitext(source)[0])
             if found is not None:
                 return found
     return None

@@ -129,8 +129,15 @@ class _Resolver:
                     for member in sorted(self.objects[target.name])
                     if isinstance(t := self._attribute(target, member, 0), _Symbol)
                 ]
-            elif isinstance(target, _Symbol):
-                found.append(target.name)
+            elif isinstance(target, _Symbol | _Instance):
+                cls = target.cls if isinstance(target, _Instance) else target.name
+                if not isinstance(target, _Instance):
+                    found.append(cls)
+                if cls in self.classes:
+                    # An exported class (or instance): its users call its methods.
+                    found += [
+                        f"{cls}.{m}" for m in sorted(self.classes[cls].members) if not m.startswith("#")
+                    ]
         return list(dict.fromkeys(found))
 
     def record(self, graph: CallGraph, unit: Unit, call: Node, scope: Scope) -> None:
