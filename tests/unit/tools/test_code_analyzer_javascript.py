@@ -460,3 +460,56 @@ async def test_the_tool_analyses_a_typescript_project_in_its_worker(tmp_path: Pa
     )
     assert out["language"] == "javascript/typescript"
     assert out["paths"] == [["src/main.main", "src/runner.Runner.run", "src/runner.Runner.step"]]
+
+
+def test_jsx_components_rendered_are_called(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "Button.jsx": "export function Button() { return <span>{format()}</span>; }\nfunction format() {}\n",
+            "App.tsx": """
+import { Button } from './Button';
+import * as UI from './ui';
+export default function App(): JSX.Element { return <div><Button /><UI.Card title="x" /></div>; }
+""",
+            "ui.tsx": "export const Card = (props: { title: string }) => <p>{props.title}</p>;\n",
+        },
+    )
+    edges = _edges(_analyse(tmp_path))
+    assert {("App.App", "Button.Button"), ("App.App", "ui.Card"), ("Button.Button", "Button.format")} <= edges
+
+
+def test_decorators_and_dynamic_imports(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "main.ts": """
+function register(): ClassDecorator { return () => {}; }
+function field(): PropertyDecorator { return () => {}; }
+@register()
+class Widget { @field() name = ''; }
+export async function load(): Promise<void> { await import('./main'); }
+""",
+        },
+    )
+    result = _analyse(tmp_path)
+    assert {("main", "main.register"), ("main", "main.field")} <= _edges(result)
+    assert result.graph.unresolved == []
+
+
+def test_deep_nesting_is_analysed_or_reported_never_a_crash(tmp_path: Path) -> None:
+    terms = " + ".join(f"part{i}()" for i in range(5_000))
+    _write(
+        tmp_path,
+        {
+            "long.js": f"function part0() {{}}\nconst all = () => {terms};\n",
+            "deep.js": "const x = " + "[" * 5_000 + "f()" + "]" * 5_000 + ";\nfunction f() {}\n",
+            "ok.js": "function a() { b(); }\nfunction b() {}\n",
+        },
+    )
+    result = _analyse(tmp_path)
+    assert ("long.all", "long.part0") in _edges(result)  # a 5,000-term sum is walked in a loop
+    assert ("ok.a", "ok.b") in _edges(result)
+    assert [(e.file, e.message) for e in result.errors] == [
+        ("deep.js", "nested too deeply; analysed only in part")
+    ]

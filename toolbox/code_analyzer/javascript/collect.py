@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import tree_sitter
+
 from toolbox.code_analyzer.javascript.bindings import (
     EMPTY,
     Alias,
@@ -94,7 +96,7 @@ class _Collector:
         tree = parse(source, Path(rel).suffix)
         if tree.root_node.has_error:
             # tree-sitter recovers from errors, so the rest of the file is still analysed.
-            bad = _first_error(tree.root_node)
+            bad = _first_error(tree.root_node.walk())
             self.project.errors.append(
                 FileError(
                     file=rel, line=line(bad) if bad else None, message="syntax error (the rest is analysed)"
@@ -107,7 +109,13 @@ class _Collector:
         self.project.modules[name] = module
         unit = Unit(name=name, kind="module", file=rel, line=1)
         self.project.units[name] = unit
-        self._walk_all(tree.root_node.named_children, _Ctx(module, scope, unit, name))
+        try:
+            self._walk_all(tree.root_node.named_children, _Ctx(module, scope, unit, name))
+        except RecursionError:
+            # Nesting deeper than Python's stack (generated code, or an attack): what was read so far stays.
+            self.project.errors.append(
+                FileError(file=rel, line=None, message="nested too deeply; analysed only in part")
+            )
 
     # --- walking --------------------------------------------------------------------------------------------
 
@@ -138,6 +146,16 @@ class _Collector:
         elif kind == "augmented_assignment_expression":
             self._shadow(field(node, "left"), ctx)
             self._walk_all(node.named_children, ctx)
+        elif kind == "binary_expression":
+            # `a + b + c + ...` nests to the left as deep as it is long: walk down its spine in a loop.
+            left: Node | None = node
+            while left is not None and left.type == "binary_expression":
+                right = field(left, "right")
+                if right is not None:
+                    self._walk(right, ctx)
+                left = field(left, "left")
+            if left is not None:
+                self._walk(left, ctx)
         elif kind in ("call_expression", "new_expression"):
             ctx.unit.calls.append((node, ctx.scope))
             self._walk_all(node.named_children, ctx)
@@ -240,6 +258,7 @@ class _Collector:
                         base = clause
         if base is not None:
             self._walk(base, ctx)
+        self._walk_all([d for d in node.children if d.type == "decorator"], ctx)
         info = ClassInfo(name=name, base=base, scope=ctx.scope)
         self.project.classes[name] = info
         self.project.units[name] = Unit(name=name, kind="class", file=ctx.module.file, line=line(node))
@@ -250,6 +269,7 @@ class _Collector:
 
     def _class_member(self, member: Node, info: ClassInfo, ctx: _Ctx) -> None:
         static = any(c.type == "static" for c in member.children)
+        self._walk_all([d for d in member.children if d.type == "decorator"], ctx)
         this = ThisOf(info.name, instance=not static)
         name_node = field(member, "name") or field(member, "property")
         key = _key(name_node)
@@ -522,15 +542,19 @@ class _Collector:
                 module.stars.append(self.table.names[file])
 
 
-def _first_error(node: Node) -> Node | None:
-    if node.is_error or node.is_missing:
-        return node
-    for child in node.children:
-        if child.has_error or child.is_missing:
-            found = _first_error(child)
-            if found is not None:
-                return found
-    return None
+def _first_error(cursor: tree_sitter.TreeCursor) -> Node | None:
+    """The first node tree-sitter could not parse, found without recursion (trees can be very deep)."""
+    while True:
+        node = cursor.node
+        if node is None:
+            return None
+        if node.is_error or node.is_missing:
+            return node
+        if node.has_error and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return None
 
 
 def _free_suffix(units: dict[str, Unit], name: str) -> int:

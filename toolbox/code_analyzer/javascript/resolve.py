@@ -179,6 +179,8 @@ class _Resolver:
         fn = field(call, "function")
         if fn is None:
             return _Unresolved("no callee"), text(call)
+        if fn.type == "import":
+            return _Require(), text(fn)  # `import('./x')` loads a module, as require does
         return self._callee(fn, scope), text(fn)
 
     def _new(self, made: _Target) -> _Target:
