@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -513,3 +514,36 @@ def test_deep_nesting_is_analysed_or_reported_never_a_crash(tmp_path: Path) -> N
     assert [(e.file, e.message) for e in result.errors] == [
         ("deep.js", "nested too deeply; analysed only in part")
     ]
+
+
+def test_es5_prototype_classes(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "legacy.js": """
+function Emitter() { this.init(); }
+Emitter.prototype.init = function () {};
+Emitter.prototype.emit = function () { this.init(); };
+Emitter.create = function () { return new Emitter(); };
+function main() { var e = new Emitter(); e.emit(); Emitter.create(); }
+module.exports = Emitter;
+""",
+        },
+    )
+    edges = _edges(_analyse(tmp_path))
+    assert {
+        ("legacy.Emitter", "legacy.Emitter.init"),
+        ("legacy.Emitter.emit", "legacy.Emitter.init"),
+        ("legacy.Emitter.create", "legacy.Emitter"),
+        ("legacy.main", "legacy.Emitter"),
+        ("legacy.main", "legacy.Emitter.emit"),
+        ("legacy.main", "legacy.Emitter.create"),
+    } <= edges
+
+
+def test_a_source_that_is_not_a_regular_file_or_too_big_is_reported(tmp_path: Path) -> None:
+    _write(tmp_path, {"ok.js": "function a() {}\n", "big.js": "// x\\n" * 400_000})
+    os.mkfifo(tmp_path / "pipe.js")
+    result = _analyse(tmp_path)
+    assert sorted(e.file for e in result.errors) == ["big.js", "pipe.js"]
+    assert all(e.message.startswith("cannot read") for e in result.errors)

@@ -11,6 +11,7 @@ __all__ = [
     "EMPTY",
     "GLOBALS",
     "MAX_DEPTH",
+    "PLAIN_THIS",
     "Alias",
     "Annotated",
     "Binding",
@@ -117,6 +118,8 @@ class Unknown:
 
 # `x = null` says "nothing yet", not what x will hold: a later real value is not a conflict with it.
 EMPTY = Unknown("holds null or undefined where the analyser looked")
+
+PLAIN_THIS = Unknown("'this' in a plain function depends on how it is called")
 
 Binding = Ref | Imported | External | Alias | Annotated | ObjectOf | ThisOf | SuperOf | Unknown
 

@@ -10,6 +10,7 @@ import tree_sitter
 
 from toolbox.code_analyzer.javascript.bindings import (
     EMPTY,
+    PLAIN_THIS,
     Alias,
     Annotated,
     Binding,
@@ -49,7 +50,6 @@ _TRANSPARENT = frozenset(
 _FOLLOWED = frozenset(
     {"identifier", "member_expression", "new_expression", "call_expression", "this", "subscript_expression"}
 )
-_PLAIN_THIS = Unknown("'this' in a plain function depends on how it is called")
 _MAX_FILE_BYTES = 2_000_000
 
 
@@ -82,16 +82,18 @@ class _Collector:
         self.project = Project(root=str(root), files=0)
 
     def load(self, rel: str) -> None:
-        path = self.root / rel if self.root.is_dir() else self.root
+        path = self.root / rel
         try:
+            size = path.stat().st_size
+            if not path.is_file():
+                raise OSError("not a regular file")  # a FIFO would block the read
+            if size > _MAX_FILE_BYTES:
+                raise OSError(
+                    f"{size} bytes, over the {_MAX_FILE_BYTES} a source file may have (likely generated)"
+                )
             source = path.read_bytes()
         except OSError as e:
             self.project.errors.append(FileError(file=rel, line=None, message=f"cannot read: {e}"))
-            return
-        if len(source) > _MAX_FILE_BYTES:
-            self.project.errors.append(
-                FileError(file=rel, line=None, message=f"skipped: {len(source)} bytes, likely generated")
-            )
             return
         tree = parse(source, Path(rel).suffix)
         if tree.root_node.has_error:
@@ -208,6 +210,9 @@ class _Collector:
     ) -> Ref:
         unit = Unit(name=name, kind=kind, file=ctx.module.file, line=line(node))
         self.project.units[name] = unit
+        if this is None and node.type != "arrow_function":
+            # A plain function's `this` is an instance if the function turns out to be a constructor.
+            this = ThisOf(name)
         self._body(node, _Ctx(ctx.module, Scope(module=ctx.module.name, parent=ctx.scope), unit, name), this)
         return Ref(name)
 
@@ -219,7 +224,7 @@ class _Collector:
         if this is not None:
             ctx.scope.bind("this", this)
         elif node.type != "arrow_function":
-            ctx.scope.bind("this", _PLAIN_THIS)  # arrow functions see the `this` of where they are written
+            ctx.scope.bind("this", PLAIN_THIS)  # arrow functions see the `this` of where they are written
         params = field(node, "parameters") or field(node, "parameter")
         if params is not None:
             self._params(params, ctx)
@@ -443,7 +448,7 @@ class _Collector:
             this = ctx.scope.owner_of("this")
             binding = this.bindings["this"] if this is not None else None
             if isinstance(binding, ThisOf):
-                return self.project.classes.get(binding.owner) or self.project.objects.get(binding.owner)
+                return self._class_of(binding.owner, ctx.scope) or self.project.objects.get(binding.owner)
             return None
         if obj.type == "member_expression" and _key(field(obj, "property")) == "prototype":
             obj = field(obj, "object") or obj
@@ -453,16 +458,17 @@ class _Collector:
         binding = owner.bindings[text(obj)] if owner is not None else None
         if isinstance(binding, ObjectOf):
             return self.project.objects.get(binding.name)
-        if isinstance(binding, Ref) and binding.name in self.project.units:
-            unit = self.project.units[binding.name]
-            if unit.kind == "class" or (unit.kind == "function" and owner is not None):
-                # A function given methods (`F.prototype.m = ...`) is a class written the ES5 way.
-                if binding.name not in self.project.classes:
-                    self.project.classes[binding.name] = ClassInfo(
-                        name=binding.name, base=None, scope=owner or ctx.scope
-                    )
-                return self.project.classes[binding.name]
+        if isinstance(binding, Ref) and owner is not None:
+            return self._class_of(binding.name, owner)
         return None
+
+    def _class_of(self, name: str, scope: Scope) -> ClassInfo | None:
+        """The class `name` is; a function given members (`F.prototype.m = `, `this.x = ` in F) is a class
+        written the ES5 way."""
+        unit = self.project.units.get(name)
+        if name not in self.project.classes and unit is not None and unit.kind == "function":
+            self.project.classes[name] = ClassInfo(name=name, base=None, scope=scope)
+        return self.project.classes.get(name)
 
     def _object_name(self, obj: Node, ctx: _Ctx) -> str:
         owner = ctx.scope.owner_of(text(obj))

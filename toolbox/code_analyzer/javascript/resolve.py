@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from toolbox.code_analyzer.javascript.bindings import (
     GLOBALS,
     MAX_DEPTH,
+    PLAIN_THIS,
     Alias,
     Annotated,
     Binding,
@@ -310,6 +311,8 @@ class _Resolver:
         if isinstance(binding, ThisOf):
             if binding.owner in self.objects:
                 return _Object(binding.owner)
+            if binding.owner not in self.classes:
+                return _Unresolved(PLAIN_THIS.reason)
             return _Instance(binding.owner) if binding.instance else _Symbol(binding.owner)
         if isinstance(binding, SuperOf):
             return _Super(binding.cls)
