@@ -517,7 +517,9 @@ class _Collector:
         if declaration is not None:
             self._walk(declaration, ctx)
             for name in _declared_names(declaration):
-                exports["default" if default else name] = ctx.scope.bindings.get(name, Unknown(f"'{name}'"))
+                exports["default" if default else name] = ctx.scope.bindings.get(
+                    name, Unknown(f"'{name}' is exported but not bound")
+                )
             return
         if value is not None:
             exports["default"] = self._value(value, f"{module.name}.default", ctx)

@@ -160,10 +160,14 @@ class _Resolver:
         for arg in arguments.named_children if arguments is not None else []:
             if unwrap(arg).type in ("identifier", "member_expression"):
                 passed = self._expr(arg, scope, 0)
-                if isinstance(passed, _Symbol) and self.units[passed.name].kind in ("function", "method"):
+                if isinstance(passed, _Symbol) and self._is_function(passed.name):
                     graph.edges.append(
                         CallEdge(caller=unit.name, callee=passed.name, file=unit.file, line=line(arg))
                     )
+
+    def _is_function(self, name: str) -> bool:
+        unit = self.units.get(name)
+        return unit is not None and unit.kind in ("function", "method")
 
     def _call_target(self, call: Node, scope: Scope) -> tuple[_Target, str]:
         if call.type == "new_expression":
