@@ -547,3 +547,12 @@ def test_a_source_that_is_not_a_regular_file_or_too_big_is_reported(tmp_path: Pa
     result = _analyse(tmp_path)
     assert sorted(e.file for e in result.errors) == ["big.js", "pipe.js"]
     assert all(e.message.startswith("cannot read") for e in result.errors)
+
+
+def test_literal_values_have_their_builtin_type(tmp_path: Path) -> None:
+    _write(
+        tmp_path, {"main.js": "function main() { const out = []; out.push(1); const s = `x`; s.trim(); }\n"}
+    )
+    result = _analyse(tmp_path)
+    assert {e.callee for e in result.graph.external} == {"Array.push", "String.trim"}
+    assert result.graph.unresolved == []

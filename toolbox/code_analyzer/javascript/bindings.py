@@ -10,6 +10,7 @@ from toolbox.code_analyzer.model import FileError, FunctionKind
 __all__ = [
     "EMPTY",
     "GLOBALS",
+    "LITERALS",
     "MAX_DEPTH",
     "PLAIN_THIS",
     "Alias",
@@ -45,6 +46,16 @@ _GLOBAL_NAMES = """Object Function Array String Number Boolean Symbol BigInt Mat
     requestAnimationFrame cancelAnimationFrame getComputedStyle customElements HTMLElement Element Node
     Deno Bun"""
 GLOBALS = frozenset(_GLOBAL_NAMES.split())
+# Literals whose type is certain without running anything: `[].push` is Array's.
+LITERALS = {
+    "string": "String",
+    "template_string": "String",
+    "number": "Number",
+    "array": "Array",
+    "regex": "RegExp",
+    "true": "Boolean",
+    "false": "Boolean",
+}
 # Bounds the resolution of alias chains and re-exports, which may form cycles.
 MAX_DEPTH = 25
 

@@ -10,6 +10,7 @@ import tree_sitter
 
 from toolbox.code_analyzer.javascript.bindings import (
     EMPTY,
+    LITERALS,
     PLAIN_THIS,
     Alias,
     Annotated,
@@ -371,6 +372,8 @@ class _Collector:
         self._walk(value, ctx)
         if node.type in ("null", "undefined"):
             return EMPTY
+        if node.type in LITERALS:
+            return External(LITERALS[node.type])
         if node.type in _FOLLOWED:
             return Alias(node, ctx.scope)
         return Unknown(

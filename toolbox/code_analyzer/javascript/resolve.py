@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from toolbox.code_analyzer.javascript.bindings import (
     GLOBALS,
+    LITERALS,
     MAX_DEPTH,
     PLAIN_THIS,
     Alias,
@@ -34,15 +35,6 @@ LANGUAGE = "javascript/typescript"
 _OBJECT_MEMBERS = frozenset(
     {"toString", "toLocaleString", "valueOf", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable"}
 )
-_LITERALS = {
-    "string": "String",
-    "template_string": "String",
-    "number": "Number",
-    "array": "Array",
-    "regex": "RegExp",
-    "true": "Boolean",
-    "false": "Boolean",
-}
 
 
 @dataclass(frozen=True)
@@ -260,8 +252,8 @@ class _Resolver:
             if isinstance(made, _Symbol):
                 return _Unresolved(f"what new {made.name}() makes is not tracked")
             return made
-        if kind in _LITERALS:
-            return _External(_LITERALS[kind])
+        if kind in LITERALS:
+            return _External(LITERALS[kind])
         if kind in ("arrow_function", "function_expression", "function"):
             return _Unresolved("a function written in place; its calls count as the enclosing function's")
         return _Unresolved(f"a {kind} expression is not resolved statically")
