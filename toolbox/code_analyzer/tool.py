@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toolbox.code_analyzer.base import LanguageAnalyzer
+from toolbox.code_analyzer.javascript import JavaScriptAnalyzer
 from toolbox.code_analyzer.mermaid import mermaid_diagram
 from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
 from toolbox.code_analyzer.paths import call_paths, match_functions
@@ -87,7 +88,7 @@ class CodeAnalyzer:
     def __init__(
         self,
         settings: ToolSettings | None = None,
-        analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(),),
+        analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(), JavaScriptAnalyzer()),
     ) -> None:
         settings = settings or ToolSettings()
         self._analyzers = list(analyzers)
