@@ -15,9 +15,7 @@ from troupe.llm.offline import OutputCheck
 from troupe.llm.roles import review_results
 from troupe.llm.router import LLMRouter
 
-__all__ = ["MAX_CITATIONS", "FunctionJudge", "Judge", "Judgement", "ReviewFailed", "RouterJudge"]
-
-MAX_CITATIONS = 200
+__all__ = ["FunctionJudge", "Judge", "Judgement", "ReviewFailed", "RouterJudge"]
 
 
 class ReviewFailed(Exception):
@@ -83,15 +81,16 @@ class RouterJudge:
         review = answer.parsed
         if review is None:  # pragma: no cover - the router always parses when given a schema
             raise ReviewFailed("no review: the reviewer's answer could not be read")
-        # A model that cites nothing is taken to rest on everything it was shown.
-        cited = review.citations or [f.id for f in findings]
+        # Only ids the model was shown count; a model that cites none is taken to rest on every finding.
+        shown = {f.id for f in findings} | {step.id for step in plan.steps}
+        cited = [c for c in review.citations if c in shown] or [f.id for f in findings]
         return Judgement(
             review.verdict,
             review.feedback,
             review.final_result,
             answer.answered_by,
             answer.usage,
-            citations=tuple(dict.fromkeys(cited))[:MAX_CITATIONS],
+            citations=tuple(dict.fromkeys(cited)),
         )
 
 

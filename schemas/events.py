@@ -94,7 +94,7 @@ class ReviewCompleted(Envelope):
     )
     citations: list[str] = Field(
         default_factory=list,
-        max_length=200,
+        max_length=500,  # at most 4 findings per step, or the step ids, of at most 100 steps
         description="Ids of the findings (or steps) the verdict rests on.",
     )
     overruled: str | None = Field(

@@ -176,8 +176,9 @@ async def test_an_llm_approval_the_findings_support_stands_with_its_citations() 
     assert finished.status is FinalStatus.SUCCEEDED
 
 
-async def test_an_llm_that_cites_nothing_is_taken_to_cite_every_finding_it_was_shown() -> None:
-    published = await reviewed(scripted_judge(APPROVAL), analysis([PATH], ALL_EDGES))
+@pytest.mark.parametrize("citations", ["", ', "citations": ["s9:made_up"]'])
+async def test_an_llm_that_cites_nothing_it_was_shown_is_taken_to_cite_every_finding(citations: str) -> None:
+    published = await reviewed(scripted_judge(APPROVAL[:-1] + citations + "}"), analysis([PATH], ALL_EDGES))
     [review] = published.of_type(ReviewCompleted)
     assert review.verdict is Verdict.APPROVED
     assert review.citations == [f.id for f in review.findings] and len(review.citations) == 4
