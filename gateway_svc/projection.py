@@ -239,7 +239,13 @@ def _review_completed(state: TaskState, ev: ReviewCompleted) -> dict[str, Any]:
     changes["usage"] = state.usage + ev.usage
     if state.review is None or ev.iteration >= state.review.iteration:
         changes["review"] = ReviewState(
-            iteration=ev.iteration, verdict=ev.verdict, feedback=ev.feedback, reviewer=ev.reviewer
+            iteration=ev.iteration,
+            verdict=ev.verdict,
+            feedback=ev.feedback,
+            reviewer=ev.reviewer,
+            findings=ev.findings,
+            citations=ev.citations,
+            overruled=ev.overruled,
         )
         if ev.verdict is Verdict.APPROVED and not state.terminal:
             changes["result"] = ev.final_result

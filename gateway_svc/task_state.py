@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, JsonValue
 
-from schemas import FinalStatus, Plan, StepResult, TaskConstraints, Usage, Verdict
+from schemas import FinalStatus, Finding, Plan, StepResult, TaskConstraints, Usage, Verdict
 
 __all__ = ["TERMINAL", "EventFlag", "LogEntry", "ReviewState", "StepState", "TaskState", "TaskStatus"]
 
@@ -42,10 +42,15 @@ class StepState(BaseModel):
 
 
 class ReviewState(BaseModel):
+    """The latest review: its verdict, the verifiers' findings and which of them the verdict cites."""
+
     iteration: int
     verdict: Verdict
     feedback: str = ""
     reviewer: str = ""
+    findings: list[Finding] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list)
+    overruled: str | None = None
 
 
 class EventFlag(BaseModel):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from pydantic import JsonValue
 
-from schemas import Plan, StepResult, TaskContext, Usage, Verdict
+from schemas import Finding, Plan, StepResult, TaskContext, Usage, Verdict
 from troupe.llm.budget import Budget
 from troupe.llm.errors import LLMError
 from troupe.llm.offline import OutputCheck
@@ -31,11 +31,20 @@ class Judgement:
     final_result: JsonValue
     author: str
     usage: Usage
+    # Ids of the findings (or steps) the verdict rests on.
+    citations: tuple[str, ...] = ()
+    # Why the verifiers' findings turned the judge's approval into this verdict, if they did.
+    overruled: str | None = None
 
 
 class Judge(Protocol):
     async def review(
-        self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+        self,
+        task_id: str,
+        context: TaskContext,
+        plan: Plan,
+        results: Sequence[StepResult],
+        findings: Sequence[Finding] = (),
     ) -> Judgement: ...
 
 
@@ -45,7 +54,12 @@ class RouterJudge:
         self._output_ok = output_ok
 
     async def review(
-        self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+        self,
+        task_id: str,
+        context: TaskContext,
+        plan: Plan,
+        results: Sequence[StepResult],
+        findings: Sequence[Finding] = (),
     ) -> Judgement:
         limits = context.request.constraints
         budget = Budget(
@@ -58,6 +72,7 @@ class RouterJudge:
                 plan,
                 results,
                 output_ok=self._output_ok,
+                findings=findings,
                 task_id=task_id,
                 budget=budget,
             )
@@ -66,18 +81,33 @@ class RouterJudge:
         review = answer.parsed
         if review is None:  # pragma: no cover - the router always parses when given a schema
             raise ReviewFailed("no review: the reviewer's answer could not be read")
+        # Only ids the model was shown count; a model that cites none is taken to rest on every finding.
+        shown = {f.id for f in findings} | {step.id for step in plan.steps}
+        cited = [c for c in review.citations if c in shown] or [f.id for f in findings]
         return Judgement(
-            review.verdict, review.feedback, review.final_result, answer.answered_by, answer.usage
+            review.verdict,
+            review.feedback,
+            review.final_result,
+            answer.answered_by,
+            answer.usage,
+            citations=tuple(dict.fromkeys(cited)),
         )
 
 
 class FunctionJudge:
-    """A fake from a plain function, for tests."""
+    """A fake from a plain function, for tests; the findings it is given are kept in `findings_seen`."""
 
     def __init__(self, review: Callable[[Plan, Sequence[StepResult]], Awaitable[Judgement]]) -> None:
         self._review = review
+        self.findings_seen: list[Sequence[Finding]] = []
 
     async def review(
-        self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+        self,
+        task_id: str,
+        context: TaskContext,
+        plan: Plan,
+        results: Sequence[StepResult],
+        findings: Sequence[Finding] = (),
     ) -> Judgement:
+        self.findings_seen.append(findings)
         return await self._review(plan, results)

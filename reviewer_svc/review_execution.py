@@ -1,14 +1,18 @@
-"""On execution completed: get a verdict, publish it once, and end the task when the verdict is final."""
+"""On execution completed: verify the outputs, get a verdict grounded in the findings, publish it once, and
+end the task when the verdict is final."""
 
 from __future__ import annotations
 
 import asyncio
 
 from reviewer_svc.deps import SERVICE, ReviewerDeps
+from reviewer_svc.grounding import grounded
 from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
+from reviewer_svc.telemetry import record_findings, record_review, review_span
+from reviewer_svc.verifiers import verify
 from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted
-from troupe.artefacts import excerpted_results
+from troupe.artefacts import excerpted, whole_results
 from troupe.boundary import differs_from_record, refuse
 from troupe.ledger import stage_key
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
@@ -41,25 +45,13 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
                 reason="deadline passed before review",
             )
             return
-        shown = await excerpted_results(deps.artefacts, event.tenant, event.results, deps.excerpt_max_chars)
         try:
-            judgement = await deps.judge.review(event.task_id, event.context, event.plan, shown)
+            review = await _judged(event, deps)
         except ReviewFailed as exc:
             await finish(
                 deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=exc.reason
             )
             return
-        review = ReviewCompleted(
-            **caused_by(event, "review", event.iteration),
-            context=event.context.after(judgement.usage),
-            plan=event.plan,
-            results=event.results,
-            verdict=judgement.verdict,
-            feedback=judgement.feedback,
-            final_result=judgement.final_result,
-            reviewer=judgement.author,
-            usage=judgement.usage,
-        )
 
     async def conclude(stored: Envelope) -> None:
         """End the task if the verdict is final: recorded after the review, published alongside it."""
@@ -75,3 +67,31 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
             await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=stored.feedback)
 
     await emit_once(deps.ledger, deps.publisher, key, review, then=conclude)
+
+
+async def _judged(event: ExecutionCompleted, deps: ReviewerDeps) -> ReviewCompleted:
+    """The verdict on the whole outputs' excerpts, grounded in what the verifiers found; one span."""
+    with review_span(event) as span:
+        whole = await whole_results(deps.artefacts, event.tenant, event.results)
+        findings = verify(event.plan, whole)
+        record_findings(span, findings)
+        shown = excerpted(whole, deps.excerpt_max_chars)
+        judgement = grounded(
+            await deps.judge.review(event.task_id, event.context, event.plan, shown, findings), findings
+        )
+        review = ReviewCompleted(
+            **caused_by(event, "review", event.iteration),
+            context=event.context.after(judgement.usage),
+            plan=event.plan,
+            results=event.results,
+            verdict=judgement.verdict,
+            feedback=judgement.feedback,
+            final_result=judgement.final_result,
+            reviewer=judgement.author,
+            usage=judgement.usage,
+            findings=findings,
+            citations=list(judgement.citations),
+            overruled=judgement.overruled,
+        )
+        record_review(span, review)
+        return review

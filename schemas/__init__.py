@@ -27,6 +27,7 @@ from schemas.events import (
 from schemas.plan import Plan, PlanError, PlanStep, StepResult, StepStatus, Usage, execution_order
 from schemas.task import TaskConstraints, TaskContext, TaskRequest
 from schemas.topics import EVENT_TOPICS, Topics
+from schemas.verification import Finding, FindingStatus
 
 __all__ = [
     "EVENT_TOPICS",
@@ -37,6 +38,8 @@ __all__ = [
     "EventModel",
     "ExecutionCompleted",
     "FinalStatus",
+    "Finding",
+    "FindingStatus",
     "InvalidEvent",
     "Plan",
     "PlanCreated",

@@ -11,6 +11,7 @@ from pydantic import Field, JsonValue
 from schemas.envelope import ID_PATTERN, Envelope, EventModel, utc_now
 from schemas.plan import Plan, StepResult, StepStatus, Usage
 from schemas.task import TaskContext, TaskRequest
+from schemas.verification import Finding
 
 __all__ = [
     "CancelRequested",
@@ -88,6 +89,19 @@ class ReviewCompleted(Envelope):
     final_result: JsonValue = None
     reviewer: str = Field(default="", description="provider:model that reviewed, or 'offline'.")
     usage: Usage = Field(default_factory=Usage)
+    findings: list[Finding] = Field(
+        default_factory=list, description="What the deterministic verifiers found about the step outputs."
+    )
+    citations: list[str] = Field(
+        default_factory=list,
+        max_length=500,  # at most 4 findings per step, or the step ids, of at most 100 steps
+        description="Ids of the findings (or steps) the verdict rests on.",
+    )
+    overruled: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Why the reviewer's approval was turned into this verdict by failed findings, if it was.",
+    )
 
 
 class FinalStatus(StrEnum):

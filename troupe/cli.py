@@ -318,6 +318,9 @@ def _print_task(task: dict[str, Any]) -> None:
         console.print(escape(line), highlight=False)
     if task.get("review"):
         console.print(escape(f"  review: {task['review']['verdict']} {task['review']['feedback'][:200]}"))
+        for finding in task["review"].get("findings", []):
+            line = f"    {finding['status']:<12} {finding['id']}: {finding['detail'][:160]}"
+            console.print(escape(line), highlight=False)
     result = task.get("result")
     paths = result.get("paths") if isinstance(result, dict) else None
     if isinstance(paths, list):

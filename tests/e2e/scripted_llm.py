@@ -53,7 +53,8 @@ def plan_for(prompt: str) -> dict[str, Any]:
 
 
 def review_for(prompt: str) -> dict[str, Any]:
-    shown = json.loads(prompt.split("## Step results", 1)[1])
+    results = prompt.split("## Step results", 1)[1].split("## Verifier findings", 1)[0]
+    shown = json.loads(results)
     for step in shown:
         # The reviewer prompt shows each output's excerpt as JSON text, so read the paths out of the text.
         found = re.search(r'"paths": (\[\[.*?\]\])', step["output"] or "")

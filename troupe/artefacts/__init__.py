@@ -8,7 +8,9 @@ from troupe.artefacts.outputs import (
     TEXT,
     decode_output,
     encode_output,
+    excerpted,
     excerpted_results,
+    whole_results,
 )
 from troupe.artefacts.selection import SelectedArtefacts, StoreKind, gridfs_works
 from troupe.artefacts.store import ArtefactNotFound, ArtefactStore, StoredArtefact, artefact_id, describe
@@ -28,6 +30,8 @@ __all__ = [
     "decode_output",
     "describe",
     "encode_output",
+    "excerpted",
     "excerpted_results",
     "gridfs_works",
+    "whole_results",
 ]

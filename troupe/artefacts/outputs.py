@@ -12,7 +12,15 @@ from schemas import StepResult
 from troupe.artefacts.store import ArtefactNotFound, ArtefactStore
 from troupe.excerpts import excerpt
 
-__all__ = ["JSON", "TEXT", "decode_output", "encode_output", "excerpted_results"]
+__all__ = [
+    "JSON",
+    "TEXT",
+    "decode_output",
+    "encode_output",
+    "excerpted",
+    "excerpted_results",
+    "whole_results",
+]
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -34,20 +42,28 @@ def decode_output(data: bytes, media_type: str) -> JsonValue:
 async def excerpted_results(
     store: ArtefactStore, tenant: str, results: Sequence[StepResult], max_chars: int
 ) -> list[StepResult]:
-    """`results` with each output (read back from its artefact where it has one) cut to an excerpt.
+    """`results` with each output (read back from its artefact where it has one) cut to an excerpt."""
+    return excerpted(await whole_results(store, tenant, results), max_chars)
 
-    The artefact reference stays, so whoever reads the excerpt knows the whole is kept elsewhere; an
-    artefact that is gone leaves the output null.
-    """
-    shown = []
+
+async def whole_results(store: ArtefactStore, tenant: str, results: Sequence[StepResult]) -> list[StepResult]:
+    """`results` with each output kept as an artefact read back in whole; an artefact that is gone leaves
+    the output null. The artefact reference stays, so whoever reads the output knows where it is kept."""
+    whole = []
     for result in results:
-        output = result.output
-        if result.artefact is not None:
-            try:
-                data = await store.get(tenant, result.artefact.id)
-            except ArtefactNotFound:
-                output = None
-            else:
-                output = decode_output(data, result.artefact.media_type)
-        shown.append(result.model_copy(update={"output": excerpt(result.tool, output, max_chars)}))
-    return shown
+        if result.artefact is None:
+            whole.append(result)
+            continue
+        try:
+            data = await store.get(tenant, result.artefact.id)
+        except ArtefactNotFound:
+            output = None
+        else:
+            output = decode_output(data, result.artefact.media_type)
+        whole.append(result.model_copy(update={"output": output}))
+    return whole
+
+
+def excerpted(results: Sequence[StepResult], max_chars: int) -> list[StepResult]:
+    """`results` with each output cut to an excerpt of at most about `max_chars` characters."""
+    return [r.model_copy(update={"output": excerpt(r.tool, r.output, max_chars)}) for r in results]

@@ -29,6 +29,8 @@ class Review(BaseModel):
     verdict: Verdict
     feedback: str = Field(default="", max_length=20_000)
     final_result: JsonValue = None
+    # Ids of the verifier findings (or steps) the verdict rests on; a model that leaves it out cites none.
+    citations: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

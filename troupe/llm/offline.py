@@ -10,7 +10,9 @@ The offline planner takes a task's explicit plan as it is, or builds a one-step 
 - list or read files: "list files in ./src", "read ./README.md"                          -> file_operations
 
 Anything else raises NoLLMConfigured with how to configure a provider. The offline reviewer approves only
-when every step succeeded and every output has its tool's expected form, and says that no model judged it.
+when every step succeeded, every output has its tool's expected form and no verifier finding failed or was
+unverifiable (an empty `paths: []` is a failed finding); it cites the findings it checked and says that no
+model judged it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import JsonValue
 
-from schemas import Plan, PlanStep, StepResult, StepStatus, TaskRequest, Verdict
+from schemas import Finding, FindingStatus, Plan, PlanStep, StepResult, StepStatus, TaskRequest, Verdict
 from troupe.llm.answers import Review
 from troupe.llm.errors import NoLLMConfigured
 
@@ -133,8 +135,14 @@ def _labelled(text: str) -> str:
     return f"{PLANNER_LABEL} no LLM is configured; {text}"
 
 
-def offline_review(plan: Plan, results: Sequence[StepResult], output_ok: OutputCheck | None = None) -> Review:
-    """Approve only when every planned step succeeded with an output of the expected form; else fail."""
+def offline_review(
+    plan: Plan,
+    results: Sequence[StepResult],
+    output_ok: OutputCheck | None = None,
+    findings: Sequence[Finding] = (),
+) -> Review:
+    """Approve only when every planned step succeeded with an output of the expected form that the
+    verifiers found nothing wrong with; else fail, citing the findings that stood in the way."""
     check = output_ok or default_output_check
     by_step = {r.step_id: r for r in results}
     problems = []
@@ -148,18 +156,23 @@ def offline_review(plan: Plan, results: Sequence[StepResult], output_ok: OutputC
             )
         elif not check(step.tool, result.output):
             problems.append(f"step {step.id} ({step.tool}) output does not have the expected form")
+    refuted = [f for f in findings if f.status is not FindingStatus.OK]
+    problems += [f"{f.id} {f.status.value}: {f.detail}" for f in refuted]
     if problems:
         return Review(
             verdict=Verdict.FAILED,
             feedback=f"{REVIEWER_LABEL} failed without a model to revise the plan: {'; '.join(problems)}",
+            citations=[f.id for f in refuted],
         )
+    checked = f"; {len(findings)} verifier checks passed" if findings else ""
     return Review(
         verdict=Verdict.APPROVED,
         feedback=(
             f"{REVIEWER_LABEL} approved: all {len(plan.steps)} steps succeeded and each output has the "
-            "expected form; no LLM judged whether the result answers the task"
+            f"expected form{checked}; no LLM judged whether the result answers the task"
         ),
         final_result=_final_result(plan, by_step),
+        citations=[f.id for f in findings] or [step.id for step in plan.steps],
     )
 
 

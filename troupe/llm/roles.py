@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
-from schemas import Plan, StepResult, TaskRequest
+from schemas import Finding, Plan, StepResult, TaskRequest
 from troupe.llm.answers import LLMAnswer, LLMRequest, Review
 from troupe.llm.budget import Budget
 from troupe.llm.config import Role
@@ -60,9 +60,10 @@ async def review_results(
     results: Sequence[StepResult],
     *,
     output_ok: OutputCheck | None = None,
+    findings: Sequence[Finding] = (),
     task_id: str | None = None,
     budget: Budget | None = None,
-    prompt_version: int = 1,
+    prompt_version: int = 2,
 ) -> LLMAnswer[Review]:
     # `results` carry excerpts of their outputs (troupe.excerpts), bounded by the caller.
     shown = [
@@ -82,6 +83,7 @@ async def review_results(
         task=description,
         plan=plan.model_dump_json(indent=2),
         results=json.dumps(shown, indent=2),
+        findings=json.dumps([f.model_dump(mode="json") for f in findings], indent=2),
     )
     return await router.complete(
         LLMRequest(
@@ -90,7 +92,7 @@ async def review_results(
             schema=Review,
             task_id=task_id,
             budget=budget or Budget(),
-            offline=partial(offline_review, plan, results, output_ok),
+            offline=partial(offline_review, plan, results, output_ok, findings),
         )
     )
 

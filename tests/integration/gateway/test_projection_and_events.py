@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from gateway_svc.settings import GatewaySettings
+from schemas import Finding, FindingStatus, ReviewCompleted
 from tests.unit.gateway.events import dead_letter, happy_path
 from troupe.db import Document
 
@@ -84,6 +85,37 @@ async def test_replayed_events_change_nothing(
     assert again == first
     logs = (await gateway.get(f"/tasks/{task_id}/logs")).json()["items"]
     assert len(logs) == len(events)
+
+
+async def test_a_reviews_findings_and_citations_are_stored_and_shown_in_the_task(
+    gateway: httpx.AsyncClient,
+    broker: KafkaBroker,
+    gateway_settings: GatewaySettings,
+    database: AsyncDatabase[Document],
+    unique: str,
+) -> None:
+    task_id = f"findings-{unique}"
+    finding = Finding(
+        id="a:finite",
+        step_id="a",
+        tool="math",
+        check="finite",
+        status=FindingStatus.OK,
+        detail="the value 1024 is finite",
+        evidence={"value": 1024},
+    )
+    events = [
+        e.model_copy(update={"findings": [finding], "citations": ["a:finite"]})
+        if isinstance(e, ReviewCompleted)
+        else e
+        for e in _pipeline(task_id)
+    ]
+    await publish(broker, gateway_settings, *events)
+    await eventually(lambda: _revision(database, task_id, len(events)), "not every event was projected")
+    task = await _task(gateway, task_id)
+    assert task is not None
+    assert task["review"]["findings"] == [finding.model_dump(mode="json")]
+    assert (task["review"]["citations"], task["review"]["overruled"]) == (["a:finite"], None)
 
 
 async def test_a_dead_letter_rejects_its_task_with_the_reason(

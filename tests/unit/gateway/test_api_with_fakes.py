@@ -20,7 +20,7 @@ from gateway_svc.projector import Projector
 from gateway_svc.rate_limit import InMemoryCounters, RateLimiter
 from gateway_svc.settings import GatewaySettings
 from gateway_svc.task_state import LogEntry, TaskState
-from schemas import Envelope, TaskSubmitted
+from schemas import Envelope, Finding, FindingStatus, ReviewCompleted, TaskSubmitted, Verdict
 from troupe.artefacts import InMemoryArtefacts
 from troupe.publishing import RecordingPublisher
 
@@ -193,6 +193,38 @@ async def test_task_lists_page_by_cursor_and_filter_by_status(parts: Components)
     [invalid] = bad.json()["detail"]
     assert invalid["loc"] == ["query", "cursor"] and "next_cursor" in invalid["msg"]
     assert wrong_status.status_code == 422
+
+
+async def test_the_verifiers_findings_and_the_verdicts_citations_show_in_the_task(parts: Components) -> None:
+    assert isinstance(parts.tasks, InMemoryTaskStore)
+    finding = Finding(
+        id="a:finite",
+        step_id="a",
+        tool="math",
+        check="finite",
+        status=FindingStatus.FAILED,
+        detail="the value 'inf' is not a finite number",
+        evidence={"value": "inf"},
+    )
+    *before, approval, _ = happy_path("t1", "acme")
+    assert isinstance(approval, ReviewCompleted)
+    overruled = approval.model_copy(
+        update={
+            "verdict": Verdict.REVISE,
+            "findings": [finding],
+            "citations": ["a:finite"],
+            "overruled": "approval overruled by the verifiers: a:finite failed",
+        }
+    )
+    projector = Projector(parts.tasks)
+    for event in [*before, overruled]:
+        await projector.apply(event)
+    async with serving(parts) as api:
+        review = (await api.get("/tasks/t1")).json()["review"]
+    assert review["verdict"] == "revise"
+    assert review["findings"] == [finding.model_dump(mode="json")]
+    assert review["citations"] == ["a:finite"]
+    assert review["overruled"] == "approval overruled by the verifiers: a:finite failed"
 
 
 async def test_cancelling_an_ended_task_is_409(parts: Components) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import JsonValue
 
-from schemas import Plan, PlanStep, StepResult, StepStatus, Verdict
+from schemas import Finding, FindingStatus, Plan, PlanStep, StepResult, StepStatus, Verdict
 from troupe.llm import offline_review
 
 PLAN = Plan(
@@ -73,3 +73,19 @@ def test_several_final_steps_give_their_outputs_by_id() -> None:
     )
     assert review.verdict is Verdict.APPROVED
     assert review.final_result == {"a": {"value": 1}, "b": ["x.py"]}
+
+
+def test_a_failed_or_unverifiable_finding_fails_the_review_citing_it() -> None:
+    def finding(check: str, status: FindingStatus) -> Finding:
+        return Finding(
+            id=f"calc:{check}", step_id="calc", tool="math", check=check, status=status, detail=check
+        )
+
+    results = [result("fetch", "http_client", FETCHED), result("calc", "math", {"value": 2})]
+    fine = [finding("finite", FindingStatus.OK)]
+    approved = offline_review(PLAN, results, findings=fine)
+    assert (approved.verdict, approved.citations) == (Verdict.APPROVED, ["calc:finite"])
+    refused = offline_review(PLAN, results, findings=[*fine, finding("other", FindingStatus.UNVERIFIABLE)])
+    assert refused.verdict is Verdict.FAILED
+    assert refused.citations == ["calc:other"]
+    assert "calc:other unverifiable: other" in refused.feedback

@@ -16,6 +16,7 @@ from reviewer_svc.review_execution import review_execution
 from schemas import (
     ExecutionCompleted,
     FinalStatus,
+    Finding,
     Plan,
     PlanStep,
     ReviewCompleted,
@@ -84,7 +85,12 @@ async def test_the_judge_is_given_excerpts_within_the_bound() -> None:
 
     class Recording:
         async def review(
-            self, task_id: str, context: TaskContext, plan: Plan, results: Sequence[StepResult]
+            self,
+            task_id: str,
+            context: TaskContext,
+            plan: Plan,
+            results: Sequence[StepResult],
+            findings: Sequence[Finding] = (),
         ) -> object:
             seen.append(results)
             raise AssertionError("stop here")
