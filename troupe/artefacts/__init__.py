@@ -10,8 +10,16 @@ from troupe.artefacts.outputs import (
     encode_output,
     excerpted_results,
 )
+from troupe.artefacts.retention import Pruned, TaskEnd, TaskEnds, expired, prune
 from troupe.artefacts.selection import SelectedArtefacts, StoreKind, gridfs_works
-from troupe.artefacts.store import ArtefactNotFound, ArtefactStore, StoredArtefact, artefact_id, describe
+from troupe.artefacts.store import (
+    ArtefactNotFound,
+    ArtefactStore,
+    StoredArtefact,
+    TaskArtefacts,
+    artefact_id,
+    describe,
+)
 
 __all__ = [
     "JSON",
@@ -21,13 +29,19 @@ __all__ = [
     "ChunkArtefacts",
     "GridFSArtefacts",
     "InMemoryArtefacts",
+    "Pruned",
     "SelectedArtefacts",
     "StoreKind",
     "StoredArtefact",
+    "TaskArtefacts",
+    "TaskEnd",
+    "TaskEnds",
     "artefact_id",
     "decode_output",
     "describe",
     "encode_output",
     "excerpted_results",
+    "expired",
     "gridfs_works",
+    "prune",
 ]

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas import ArtefactRef
-from troupe.artefacts.documents import description_fields, stored_from
-from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, describe
+from troupe.artefacts.documents import description_fields, stored_from, utc
+from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, TaskArtefacts, by_task, describe
 from troupe.db import Document
 
 __all__ = ["ChunkArtefacts"]
@@ -40,7 +42,10 @@ class ChunkArtefacts:
         # A few chunks per call keeps each request well under the 16 MiB a command may carry.
         for first in range(0, len(writes), 16):
             await self._chunks.bulk_write(writes[first : first + 16], ordered=False)
-        fields = description_fields(ref, tenant, task_id, key) | {"chunk_bytes": CHUNK_BYTES}
+        fields = description_fields(ref, tenant, task_id, key) | {
+            "chunk_bytes": CHUNK_BYTES,
+            "created_at": datetime.now(UTC),
+        }
         await self._described.replace_one({"_id": ref.id}, fields, upsert=True)
         return ref
 
@@ -48,7 +53,7 @@ class ChunkArtefacts:
         doc = await self._described.find_one({"_id": artefact_id, "tenant": tenant})
         if doc is None:
             raise ArtefactNotFound(artefact_id)
-        return stored_from(artefact_id, doc)
+        return stored_from(artefact_id, doc, doc.get("created_at"))
 
     async def get(self, tenant: str, artefact_id: str) -> bytes:
         stored = await self.find(tenant, artefact_id)
@@ -69,14 +74,18 @@ class ChunkArtefacts:
         data = b"".join([bytes(chunk["data"]) async for chunk in found])
         return data[start - first * size : end - first * size]
 
-    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
+    async def list_for_task(self, tenant: str, task_id: str) -> list[StoredArtefact]:
         found = self._described.find({"tenant": tenant, "task_id": task_id}).sort("_id", 1)
-        return [stored_from(doc["_id"], doc).ref async for doc in found]
+        return [stored_from(doc["_id"], doc, doc.get("created_at")) async for doc in found]
+
+    async def tasks_with_artefacts(self) -> list[TaskArtefacts]:
+        found = self._described.find({}, {"tenant": 1, "task_id": 1, "created_at": 1})
+        return by_task([(d["tenant"], d["task_id"], utc(d.get("created_at"))) async for d in found])
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
-        refs = await self.list_for_task(tenant, task_id)
-        for ref in refs:
+        stored = await self.list_for_task(tenant, task_id)
+        for artefact in stored:
             # The description first: a half-deleted artefact is then invisible rather than truncated.
-            await self._described.delete_one({"_id": ref.id})
-            await self._chunks.delete_many({"artefact_id": ref.id})
-        return len(refs)
+            await self._described.delete_one({"_id": artefact.ref.id})
+            await self._chunks.delete_many({"artefact_id": artefact.ref.id})
+        return len(stored)

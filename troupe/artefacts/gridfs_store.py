@@ -10,8 +10,8 @@ from gridfs.errors import FileExists, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas import ArtefactRef
-from troupe.artefacts.documents import description_fields, stored_from
-from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, describe
+from troupe.artefacts.documents import description_fields, stored_from, utc
+from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, TaskArtefacts, by_task, describe
 from troupe.db import Document
 
 __all__ = ["GridFSArtefacts"]
@@ -46,7 +46,7 @@ class GridFSArtefacts:
         doc = await self._files.find_one({"_id": artefact_id, "metadata.tenant": tenant})
         if doc is None:
             raise ArtefactNotFound(artefact_id)
-        return stored_from(artefact_id, doc["metadata"])
+        return stored_from(artefact_id, doc["metadata"], doc.get("uploadDate"))
 
     async def get(self, tenant: str, artefact_id: str) -> bytes:
         stored = await self.find(tenant, artefact_id)
@@ -64,13 +64,22 @@ class GridFSArtefacts:
         await stream.seek(start)
         return await stream.read(max(length, 0))
 
-    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
+    async def list_for_task(self, tenant: str, task_id: str) -> list[StoredArtefact]:
         found = self._files.find({"metadata.tenant": tenant, "metadata.task_id": task_id}).sort("_id", 1)
-        return [stored_from(doc["_id"], doc["metadata"]).ref async for doc in found]
+        return [stored_from(doc["_id"], doc["metadata"], doc.get("uploadDate")) async for doc in found]
+
+    async def tasks_with_artefacts(self) -> list[TaskArtefacts]:
+        found = self._files.find({}, {"metadata.tenant": 1, "metadata.task_id": 1, "uploadDate": 1})
+        return by_task(
+            [
+                (d["metadata"]["tenant"], d["metadata"]["task_id"], utc(d.get("uploadDate")))
+                async for d in found
+            ]
+        )
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
-        refs = await self.list_for_task(tenant, task_id)
-        for ref in refs:
+        stored = await self.list_for_task(tenant, task_id)
+        for artefact in stored:
             with contextlib.suppress(NoFile):  # removed meanwhile
-                await self._bucket.delete(ref.id)
-        return len(refs)
+                await self._bucket.delete(artefact.ref.id)
+        return len(stored)
