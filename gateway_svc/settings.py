@@ -30,3 +30,5 @@ class GatewaySettings(Settings):
     sse_first_event_wait_s: float = Field(default=5.0, ge=0)
     sse_keepalive_s: float = Field(default=10.0, gt=0)
     run_projection: bool = True
+    # How often the gateway removes artefacts past TROUPE_ARTEFACT_RETENTION_DAYS (the first sweep at start).
+    artefact_sweep_interval_s: float = Field(default=3_600, gt=0)
