@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -172,14 +173,32 @@ def test_artifacts_lists_and_saves_a_multi_megabyte_artefact_byte_identical(
     assert unknown.exit_code == 2 and "not found" in unknown.output
 
 
+def test_prune_artifacts_removes_those_of_tasks_ended_past_retention(
+    runner: CliRunner, gateway_settings: GatewaySettings
+) -> None:
+    long_ago = utc_now() - timedelta(days=40)
+    [old] = asyncio.run(_task_with_artefacts(gateway_settings, "t-old", [(b"o" * 50_000, JSON)], long_ago))
+    [new] = asyncio.run(_task_with_artefacts(gateway_settings, "t-new", [(b"n" * 50_000, JSON)]))
+
+    dry = runner.invoke(app, ["prune-artifacts", "--days", "30", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "default  t-old" in dry.output and "would remove 1 artifact(s) of 1 task(s)" in dry.output
+    assert old.id in runner.invoke(app, ["artifacts", "t-old"]).output
+
+    pruned = runner.invoke(app, ["prune-artifacts", "--days", "30"])
+    assert pruned.exit_code == 0 and "removed 1 artifact(s) of 1 task(s)" in pruned.output, pruned.output
+    assert "has no artifacts" in runner.invoke(app, ["artifacts", "t-old"]).output
+    assert new.id in runner.invoke(app, ["artifacts", "t-new"]).output
+
+
 async def _task_with_artefacts(
-    settings: GatewaySettings, task_id: str, outputs: list[tuple[bytes, str]]
+    settings: GatewaySettings, task_id: str, outputs: list[tuple[bytes, str]], ended: datetime | None = None
 ) -> list[ArtefactRef]:
     """An ended task of tenant `default` in the gateway's projection, with these outputs as artefacts."""
     client = make_client(settings)
     try:
         database = make_database(client, settings)
-        now = utc_now()
+        now = ended or utc_now()
         state = TaskState(task_id=task_id, status=TaskStatus.SUCCEEDED, created_at=now, updated_at=now)
         await MongoTaskStore(database).put(state, [])
         store = SelectedArtefacts(database, settings.artefact_store)
