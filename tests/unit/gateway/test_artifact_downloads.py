@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tracemalloc
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from gateway_svc.client import GatewayClient
 from troupe import cli
-from troupe.artifact_files import UnsafeArtifact, file_name
+from troupe.artifact_files import UnsafeArtifact, file_name, save_artifact
 
 GOOD, WRONG, LONG = "a" * 32, "b" * 32, "c" * 32
 BODY = os.urandom(300_000)
@@ -102,3 +103,24 @@ def test_only_32_hex_digit_ids_are_file_names(artefact_id: object) -> None:
 )
 def test_the_suffix_comes_from_a_fixed_table(media_type: str, name: str) -> None:
     assert file_name({"id": GOOD, "media_type": media_type}) == name
+
+
+def test_a_download_streams_to_disk_without_holding_the_artefact(tmp_path: Path) -> None:
+    chunks, chunk_bytes = 32, 1024 * 1024
+    digest = hashlib.sha256()
+    for n in range(chunks):
+        digest.update(bytes([n]) * chunk_bytes)
+    listed = {"id": GOOD, "size": chunks * chunk_bytes, "sha256": digest.hexdigest(), "media_type": "x/y"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=(bytes([n]) * chunk_bytes for n in range(chunks)))
+
+    with GatewayClient("http://gateway", None, transport=httpx.MockTransport(answer)) as gateway:
+        tracemalloc.start()
+        try:
+            saved = save_artifact(gateway, "t-1", listed, tmp_path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert saved.stat().st_size == chunks * chunk_bytes
+    assert peak < 8 * chunk_bytes, f"peak {peak:,} bytes for a {chunks} MiB download"
