@@ -117,3 +117,23 @@ async def test_a_dry_run_names_what_would_go_and_removes_nothing(
     pruned = await prune(store, task_ends(MongoTaskStore(database)), DAYS_30, LATER, dry_run=True)
     assert pruned.tasks == [TaskArtefacts("acme", "t-old", pruned.tasks[0].last_stored)]
     assert pruned.artefacts == 1 and len(await store.list_for_task("acme", "t-old")) == 1
+
+
+async def test_a_deletion_that_died_midway_is_hidden_and_the_next_sweep_finishes_it(
+    store: Adapter, database: AsyncDatabase[Document]
+) -> None:
+    await projected(database, "t-old", "acme", "succeeded", LATER - timedelta(days=31))
+    ref = await store.put("acme", "t-old", "1/s1", os.urandom(600_000), "text/plain")
+    # What a sweep leaves when it dies after hiding the artefact, before removing its chunks.
+    if isinstance(store, GridFSArtefacts):
+        await database["artefacts.files"].update_one({"_id": ref.id}, {"$set": {"metadata.deleting": True}})
+    else:
+        await database["artefacts"].update_one({"_id": ref.id}, {"$set": {"deleting": True}})
+    with pytest.raises(ArtefactNotFound):
+        await store.find("acme", ref.id)
+    assert await store.list_for_task("acme", "t-old") == []
+    assert await chunks_of(store, database, [ref]) == 3
+
+    pruned = await prune(store, task_ends(MongoTaskStore(database)), DAYS_30, LATER)
+    assert pruned.artefacts == 1 and await chunks_of(store, database, [ref]) == 0
+    assert await store.tasks_with_artefacts() == []

@@ -3,7 +3,7 @@ file document's metadata. Checked against FerretDB 1.24 (tests/integration/test_
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Sequence
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import FileExists, NoFile
@@ -15,6 +15,9 @@ from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, TaskArtefac
 from troupe.db import Document
 
 __all__ = ["GridFSArtefacts"]
+
+_SHOWN = {"metadata.deleting": {"$exists": False}}  # not being deleted
+_DELETE_BATCH = 500
 
 
 class GridFSArtefacts:
@@ -43,7 +46,7 @@ class GridFSArtefacts:
         return ref
 
     async def find(self, tenant: str, artefact_id: str) -> StoredArtefact:
-        doc = await self._files.find_one({"_id": artefact_id, "metadata.tenant": tenant})
+        doc = await self._files.find_one({"_id": artefact_id, "metadata.tenant": tenant, **_SHOWN})
         if doc is None:
             raise ArtefactNotFound(artefact_id)
         return stored_from(artefact_id, doc["metadata"], doc.get("uploadDate"))
@@ -65,7 +68,8 @@ class GridFSArtefacts:
         return await stream.read(max(length, 0))
 
     async def list_for_task(self, tenant: str, task_id: str) -> list[StoredArtefact]:
-        found = self._files.find({"metadata.tenant": tenant, "metadata.task_id": task_id}).sort("_id", 1)
+        mine = {"metadata.tenant": tenant, "metadata.task_id": task_id, **_SHOWN}
+        found = self._files.find(mine).sort("_id", 1)
         return [stored_from(doc["_id"], doc["metadata"], doc.get("uploadDate")) async for doc in found]
 
     async def tasks_with_artefacts(self) -> list[TaskArtefacts]:
@@ -78,8 +82,20 @@ class GridFSArtefacts:
         )
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
-        stored = await self.list_for_task(tenant, task_id)
-        for artefact in stored:
-            with contextlib.suppress(NoFile):  # removed meanwhile
-                await self._bucket.delete(artefact.ref.id)
-        return len(stored)
+        return await self.delete_for_tasks([(tenant, task_id)])
+
+    async def delete_for_tasks(self, tasks: Sequence[tuple[str, str]]) -> int:
+        """Hides each artefact, then removes the chunks of many at once, then the file documents: a sweep
+        that dies midway leaves hidden artefacts that the next one finds and finishes, never lost chunks."""
+        ids: list[str] = []
+        for tenant, task_id in tasks:
+            found = self._files.find({"metadata.tenant": tenant, "metadata.task_id": task_id}, {"_id": 1})
+            ids += [doc["_id"] async for doc in found]
+        for artefact_id in ids:
+            await self._files.update_one({"_id": artefact_id}, {"$set": {"metadata.deleting": True}})
+        # By `files_id` the server may read every chunk (FerretDB's SQLite backend does): once per batch.
+        for first in range(0, len(ids), _DELETE_BATCH):
+            await self._chunks.delete_many({"files_id": {"$in": ids[first : first + _DELETE_BATCH]}})
+        for artefact_id in ids:
+            await self._files.delete_one({"_id": artefact_id})
+        return len(ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from schemas import ArtefactRef
@@ -44,7 +44,11 @@ class InMemoryArtefacts:
         return by_task((s.tenant, s.task_id, s.stored_at) for s, _ in self.stored.values())
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
-        gone = [i for i, (s, _) in self.stored.items() if s.tenant == tenant and s.task_id == task_id]
+        return await self.delete_for_tasks([(tenant, task_id)])
+
+    async def delete_for_tasks(self, tasks: Sequence[tuple[str, str]]) -> int:
+        wanted = set(tasks)
+        gone = [i for i, (s, _) in self.stored.items() if (s.tenant, s.task_id) in wanted]
         for artefact in gone:
             del self.stored[artefact]
         return len(gone)

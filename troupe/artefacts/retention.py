@@ -56,10 +56,6 @@ async def prune(
     due = [
         task for task in await store.tasks_with_artefacts() if expired(task, await ends(task.task_id), cutoff)
     ]
-    removed = 0
-    for task in due:
-        if dry_run:
-            removed += len(await store.list_for_task(task.tenant, task.task_id))
-        else:
-            removed += await store.delete_for_task(task.tenant, task.task_id)
-    return Pruned(due, removed)
+    if dry_run:
+        return Pruned(due, sum([len(await store.list_for_task(t.tenant, t.task_id)) for t in due]))
+    return Pruned(due, await store.delete_for_tasks([(t.tenant, t.task_id) for t in due]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -90,3 +91,6 @@ class SelectedArtefacts:
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
         return await (await self._store()).delete_for_task(tenant, task_id)
+
+    async def delete_for_tasks(self, tasks: Sequence[tuple[str, str]]) -> int:
+        return await (await self._store()).delete_for_tasks(tasks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -77,7 +77,11 @@ class ArtefactStore(Protocol):
         ...
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
-        """Remove the task's artefacts; how many there were."""
+        """Remove the task's artefacts and all their bytes; how many there were."""
+        ...
+
+    async def delete_for_tasks(self, tasks: Sequence[tuple[str, str]]) -> int:
+        """Remove the artefacts of these (tenant, task id)s, in fewer round trips than one task at a time."""
         ...
 
 
