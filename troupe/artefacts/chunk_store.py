@@ -10,7 +10,7 @@ from pymongo import DeleteOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas import ArtefactRef
-from troupe.artefacts.documents import description_fields, stored_from, utc
+from troupe.artefacts.documents import description_fields, stored_from, task_batches, utc
 from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, TaskArtefacts, by_task, describe
 from troupe.db import Document
 
@@ -91,11 +91,10 @@ class ChunkArtefacts:
         """Hides each artefact, removes its chunks by their `_id`s, then its description: a sweep that dies
         midway leaves hidden artefacts that the next one finds and finishes, never lost chunks."""
         described: list[Document] = []
-        for tenant, task_id in tasks:
-            found = self._described.find(
-                {"tenant": tenant, "task_id": task_id}, {"size": 1, "chunk_bytes": 1}
-            )
-            described += [doc async for doc in found]
+        for batch in task_batches(tasks):
+            fields = {"tenant": 1, "task_id": 1, "size": 1, "chunk_bytes": 1}
+            found = self._described.find(batch.query("task_id"), fields)
+            described += [doc async for doc in found if batch.holds(doc["tenant"], doc["task_id"])]
         for doc in described:
             await self._described.update_one({"_id": doc["_id"]}, {"$set": {"deleting": True}})
             # Chunk ids follow from the size, and a lookup by `_id` is the one every server does without a

@@ -10,7 +10,7 @@ from gridfs.errors import FileExists, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas import ArtefactRef
-from troupe.artefacts.documents import description_fields, stored_from, utc
+from troupe.artefacts.documents import description_fields, stored_from, task_batches, utc
 from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, TaskArtefacts, by_task, describe
 from troupe.db import Document
 
@@ -88,9 +88,13 @@ class GridFSArtefacts:
         """Hides each artefact, then removes the chunks of many at once, then the file documents: a sweep
         that dies midway leaves hidden artefacts that the next one finds and finishes, never lost chunks."""
         ids: list[str] = []
-        for tenant, task_id in tasks:
-            found = self._files.find({"metadata.tenant": tenant, "metadata.task_id": task_id}, {"_id": 1})
-            ids += [doc["_id"] async for doc in found]
+        for batch in task_batches(tasks):
+            found = self._files.find(batch.query("metadata.task_id"), {"metadata": 1})
+            ids += [
+                d["_id"]
+                async for d in found
+                if batch.holds(d["metadata"]["tenant"], d["metadata"]["task_id"])
+            ]
         for artefact_id in ids:
             await self._files.update_one({"_id": artefact_id}, {"$set": {"metadata.deleting": True}})
         # By `files_id` the server may read every chunk (FerretDB's SQLite backend does): once per batch.
