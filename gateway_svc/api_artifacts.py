@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway_svc.access import Caller
 from gateway_svc.api_errors import refusals
@@ -18,7 +18,7 @@ from schemas import ArtefactRef
 from schemas.artefacts import ARTEFACT_ID_PATTERN
 from troupe.artefacts import ArtefactNotFound, ArtefactStore, StoredArtefact
 
-__all__ = ["ArtifactList", "router"]
+__all__ = ["ArtifactItem", "ArtifactList", "router"]
 
 router = APIRouter(tags=["artifacts"], responses=refusals(401, 404, 429, 503))
 ArtifactId = Annotated[
@@ -27,16 +27,21 @@ ArtifactId = Annotated[
 _SLICE_BYTES = 1024 * 1024
 
 
+class ArtifactItem(ArtefactRef):
+    step: str = Field(description='"<iteration>/<step id>" of the step whose output it is.')
+
+
 class ArtifactList(BaseModel):
-    items: list[ArtefactRef]
+    items: list[ArtifactItem]
 
 
 @router.get("/tasks/{task_id}/artifacts", response_model=ArtifactList)
 @router.get("/tasks/{task_id}/artefacts", response_model=ArtifactList, include_in_schema=False)
 async def list_artifacts(task_id: TaskId, caller: Caller, parts: Parts) -> ArtifactList:
-    """The task's stored outputs: id, size, media type, sha256 and a preview of each."""
+    """The task's stored outputs: id, step, size, media type, sha256 and a preview of each."""
     await owned_task(parts, task_id, caller.tenant)
-    return ArtifactList(items=await parts.artefacts.list_for_task(caller.tenant, task_id))
+    stored = await parts.artefacts.list_for_task(caller.tenant, task_id)
+    return ArtifactList(items=[ArtifactItem(**s.ref.model_dump(), step=s.key) for s in stored])
 
 
 @router.get(

@@ -5,15 +5,17 @@ Synchronous on purpose: it serves one person at a terminal, and Typer commands a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
 __all__ = ["GatewayClient", "GatewayError", "parse_sse"]
 
 Json = dict[str, Any]
+_DOWNLOAD_BYTES = 1024 * 1024
 
 
 class GatewayError(Exception):
@@ -81,6 +83,28 @@ class GatewayClient:
             cursor = page["next_cursor"]
             if not cursor:
                 return
+
+    def artifacts(self, task_id: str) -> list[Json]:
+        return list(self._call("GET", f"/tasks/{task_id}/artifacts")["items"])
+
+    def download(self, task_id: str, artifact_id: str, into: BinaryIO, limit: int) -> tuple[int, str]:
+        """Streams the artefact into `into`, 1 MiB at a time; the bytes written and their sha256 (hex).
+        More than `limit` bytes (the size the listing gave) is an error, so a gateway cannot fill the disk."""
+        digest, written = hashlib.sha256(), 0
+        try:
+            with self._http.stream("GET", f"/tasks/{task_id}/artifacts/{artifact_id}") as r:
+                if r.status_code != 200:
+                    r.read()
+                    raise _error(r)
+                for chunk in r.iter_bytes(_DOWNLOAD_BYTES):
+                    written += len(chunk)
+                    if written > limit:
+                        raise GatewayError(None, f"artifact {artifact_id} is longer than its {limit:,} bytes")
+                    digest.update(chunk)
+                    into.write(chunk)
+        except httpx.TransportError as exc:
+            raise GatewayError(None, f"cannot reach the gateway: {exc}") from exc
+        return written, digest.hexdigest()
 
     def events(self, task_id: str) -> Iterator[tuple[str, Json]]:
         """The task's snapshot, then its events, until the stream ends."""

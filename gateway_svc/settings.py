@@ -33,3 +33,5 @@ class GatewaySettings(Settings):
     # Tasks whose event log the projection keeps in memory (ended ones are dropped first): past it, each event
     # of a forgotten task costs three more reads. Set it above the tasks a replica has in flight.
     projection_remembered_tasks: int = Field(default=4_096, ge=1)
+    # How often the gateway removes artefacts past TROUPE_ARTEFACT_RETENTION_DAYS (the first sweep at start).
+    artefact_sweep_interval_s: float = Field(default=3_600, gt=0)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
+from gateway_svc.artefact_retention import ArtefactSweep, prune_expired
 from gateway_svc.auth import ADMIN_KEY_ID, MongoKeyStore, Role
 from gateway_svc.components import Components
 from gateway_svc.idempotency import MongoIdempotencyStore
@@ -71,6 +72,13 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 await projection.start()
                 started.push_async_callback(projection.stop)
             started.callback(live.close_all)
+            if settings.artefact_retention_days > 0:
+                sweep = ArtefactSweep(
+                    lambda: prune_expired(artefacts, tasks, settings.artefact_retention_days),
+                    settings.artefact_sweep_interval_s,
+                )
+                sweep.start()
+                started.push_async_callback(sweep.stop)
             yield Components(
                 settings=settings,
                 keys=keys,

@@ -16,9 +16,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gateway_svc.artefact_retention import prune_expired
 from gateway_svc.auth import MongoKeyStore, Role
 from gateway_svc.client import GatewayClient, GatewayError
+from gateway_svc.projection_store import MongoTaskStore
 from schemas import TaskConstraints, TaskRequest, TaskSubmitted, encode_event
+from troupe.artefacts import Pruned, SelectedArtefacts
+from troupe.artifact_files import UnsafeArtifact, save_artifact
 from troupe.db import make_client, make_database
 from troupe.kafka import ensure_topics, make_broker
 from troupe.llm.config import LLMSettings
@@ -163,6 +167,83 @@ def list_tasks(
             t["task_id"], t["status"], f"{t['progress']:.0%}", t["created_at"], escape(t["description"][:60])
         )
     console.print(table)
+
+
+@app.command("artifacts")
+def list_artifacts(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", file_okay=False, help="Download each into this folder as <id>[.json|.txt]."),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """List a task's artifacts (its large step outputs); with --save DIR, download each, checking its sha256."""
+    with _gateway(url, api_key) as gateway:
+        items: list[dict[str, Any]] = _or_exit(lambda: gateway.artifacts(task_id))
+        if save is None:
+            table = Table("artifact", "step", "size", "media type", "sha256")
+            for item in items:
+                cells = (
+                    item["id"],
+                    item.get("step", ""),
+                    f"{item['size']:,}",
+                    item["media_type"],
+                    item["sha256"],
+                )
+                table.add_row(*(escape(str(cell)) for cell in cells))
+            console.print(table if items else f"task {escape(task_id)} has no artifacts")
+            return
+        save.mkdir(parents=True, exist_ok=True)
+        refused = 0
+        for item in items:
+            try:
+                path = save_artifact(gateway, task_id, item, save)
+            except (UnsafeArtifact, GatewayError) as exc:
+                refused += 1
+                console.print(f"[red]{escape(str(exc))}[/red]")
+            else:
+                console.print(
+                    escape(f"saved {path} ({item['size']:,} bytes, sha256 checked)"), highlight=False
+                )
+    if refused:
+        raise typer.Exit(2)
+
+
+@app.command("prune-artifacts")
+def prune_artifacts(
+    days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Retention in days (default TROUPE_ARTEFACT_RETENTION_DAYS); 0 keeps all."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be removed.")] = False,
+) -> None:
+    """Remove the artifacts of tasks that ended more than the retention ago, as the gateway's sweep does.
+    An operator command: it works on MongoDB directly (MONGODB_URI)."""
+    settings = Settings()
+    retention = settings.artefact_retention_days if days is None else days
+    if retention == 0:
+        console.print("retention is 0: artifacts are kept")
+        return
+    pruned = asyncio.run(_prune(settings, retention, dry_run))
+    for task in pruned.tasks:
+        console.print(escape(f"{task.tenant}  {task.task_id}"), highlight=False)
+    verb = "would remove" if dry_run else "removed"
+    console.print(
+        f"{verb} {pruned.artefacts} artifact(s) of {len(pruned.tasks)} task(s) ended over {retention:g} days ago"
+    )
+
+
+async def _prune(settings: Settings, retention_days: float, dry_run: bool) -> Pruned:
+    client = make_client(settings)
+    try:
+        database = make_database(client, settings)
+        artefacts = SelectedArtefacts(database, settings.artefact_store)
+        await artefacts.prepare()
+        return await prune_expired(artefacts, MongoTaskStore(database), retention_days, dry_run=dry_run)
+    finally:
+        await client.close()
 
 
 @app.command()

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # carries a reference instead (decision 12); `auto` uses GridFS when the server handles it, else chunks.
     artefact_threshold_bytes: int = Field(default=32 * 1024, ge=1_024)
     artefact_store: Literal["auto", "gridfs", "chunks"] = "auto"
+    # A task's artefacts are removed this long after the task ended (troupe.artefacts.retention); 0 keeps them.
+    artefact_retention_days: float = Field(default=30, ge=0)
     # How much of each step output the reviewer and a revision's planner see (troupe.excerpts).
     excerpt_max_chars: int = Field(default=8_000, ge=500, le=1_000_000)
     # How long a starting service waits for Kafka and MongoDB before it gives up: servers and services start in

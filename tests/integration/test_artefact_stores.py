@@ -64,7 +64,7 @@ async def test_the_same_content_is_stored_once_under_the_same_id(store: Adapter)
     again = await store.put("acme", "t-1", "1/s1", data, "application/json")
     other = await store.put("acme", "t-1", "2/s1", data, "application/json")
     assert first == again and other.id != first.id
-    assert sorted(r.id for r in await store.list_for_task("acme", "t-1")) == sorted([first.id, other.id])
+    assert sorted(s.ref.id for s in await store.list_for_task("acme", "t-1")) == sorted([first.id, other.id])
 
 
 async def test_deleting_a_task_removes_its_artefacts_and_their_chunks(

@@ -12,8 +12,16 @@ from troupe.artefacts.outputs import (
     excerpted_results,
     whole_results,
 )
+from troupe.artefacts.retention import Pruned, TaskEnd, TaskEnds, expired, prune
 from troupe.artefacts.selection import SelectedArtefacts, StoreKind, gridfs_works
-from troupe.artefacts.store import ArtefactNotFound, ArtefactStore, StoredArtefact, artefact_id, describe
+from troupe.artefacts.store import (
+    ArtefactNotFound,
+    ArtefactStore,
+    StoredArtefact,
+    TaskArtefacts,
+    artefact_id,
+    describe,
+)
 
 __all__ = [
     "JSON",
@@ -23,15 +31,21 @@ __all__ = [
     "ChunkArtefacts",
     "GridFSArtefacts",
     "InMemoryArtefacts",
+    "Pruned",
     "SelectedArtefacts",
     "StoreKind",
     "StoredArtefact",
+    "TaskArtefacts",
+    "TaskEnd",
+    "TaskEnds",
     "artefact_id",
     "decode_output",
     "describe",
     "encode_output",
     "excerpted",
     "excerpted_results",
+    "expired",
     "gridfs_works",
+    "prune",
     "whole_results",
 ]

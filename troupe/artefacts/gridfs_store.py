@@ -3,18 +3,21 @@ file document's metadata. Checked against FerretDB 1.24 (tests/integration/test_
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Sequence
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import FileExists, NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas import ArtefactRef
-from troupe.artefacts.documents import description_fields, stored_from
-from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, describe
+from troupe.artefacts.documents import description_fields, stored_from, task_batches, utc
+from troupe.artefacts.store import ArtefactNotFound, StoredArtefact, TaskArtefacts, by_task, describe
 from troupe.db import Document
 
 __all__ = ["GridFSArtefacts"]
+
+_SHOWN = {"metadata.deleting": {"$exists": False}}  # not being deleted
+_DELETE_BATCH = 500
 
 
 class GridFSArtefacts:
@@ -43,10 +46,10 @@ class GridFSArtefacts:
         return ref
 
     async def find(self, tenant: str, artefact_id: str) -> StoredArtefact:
-        doc = await self._files.find_one({"_id": artefact_id, "metadata.tenant": tenant})
+        doc = await self._files.find_one({"_id": artefact_id, "metadata.tenant": tenant, **_SHOWN})
         if doc is None:
             raise ArtefactNotFound(artefact_id)
-        return stored_from(artefact_id, doc["metadata"])
+        return stored_from(artefact_id, doc["metadata"], doc.get("uploadDate"))
 
     async def get(self, tenant: str, artefact_id: str) -> bytes:
         stored = await self.find(tenant, artefact_id)
@@ -64,13 +67,39 @@ class GridFSArtefacts:
         await stream.seek(start)
         return await stream.read(max(length, 0))
 
-    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
-        found = self._files.find({"metadata.tenant": tenant, "metadata.task_id": task_id}).sort("_id", 1)
-        return [stored_from(doc["_id"], doc["metadata"]).ref async for doc in found]
+    async def list_for_task(self, tenant: str, task_id: str) -> list[StoredArtefact]:
+        mine = {"metadata.tenant": tenant, "metadata.task_id": task_id, **_SHOWN}
+        found = self._files.find(mine).sort("_id", 1)
+        return [stored_from(doc["_id"], doc["metadata"], doc.get("uploadDate")) async for doc in found]
+
+    async def tasks_with_artefacts(self) -> list[TaskArtefacts]:
+        found = self._files.find({}, {"metadata.tenant": 1, "metadata.task_id": 1, "uploadDate": 1})
+        return by_task(
+            [
+                (d["metadata"]["tenant"], d["metadata"]["task_id"], utc(d.get("uploadDate")))
+                async for d in found
+            ]
+        )
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
-        refs = await self.list_for_task(tenant, task_id)
-        for ref in refs:
-            with contextlib.suppress(NoFile):  # removed meanwhile
-                await self._bucket.delete(ref.id)
-        return len(refs)
+        return await self.delete_for_tasks([(tenant, task_id)])
+
+    async def delete_for_tasks(self, tasks: Sequence[tuple[str, str]]) -> int:
+        """Hides each artefact, then removes the chunks of many at once, then the file documents: a sweep
+        that dies midway leaves hidden artefacts that the next one finds and finishes, never lost chunks."""
+        ids: list[str] = []
+        for batch in task_batches(tasks):
+            found = self._files.find(batch.query("metadata.task_id"), {"metadata": 1})
+            ids += [
+                d["_id"]
+                async for d in found
+                if batch.holds(d["metadata"]["tenant"], d["metadata"]["task_id"])
+            ]
+        for artefact_id in ids:
+            await self._files.update_one({"_id": artefact_id}, {"$set": {"metadata.deleting": True}})
+        # By `files_id` the server may read every chunk (FerretDB's SQLite backend does): once per batch.
+        for first in range(0, len(ids), _DELETE_BATCH):
+            await self._chunks.delete_many({"files_id": {"$in": ids[first : first + _DELETE_BATCH]}})
+        for artefact_id in ids:
+            await self._files.delete_one({"_id": artefact_id})
+        return len(ids)

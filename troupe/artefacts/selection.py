@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import Literal
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -12,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from schemas import ArtefactRef
 from troupe.artefacts.chunk_store import ChunkArtefacts
 from troupe.artefacts.gridfs_store import GridFSArtefacts
-from troupe.artefacts.store import ArtefactStore, StoredArtefact
+from troupe.artefacts.store import ArtefactStore, StoredArtefact, TaskArtefacts
 from troupe.db import Document
 from troupe.errors import is_transient
 from troupe.logs import get_logger
@@ -40,7 +41,7 @@ async def gridfs_works(store: GridFSArtefacts) -> bool:
             raise  # an outage says nothing about GridFS: the start waits for the server
         log.warning("artefacts.gridfs_unusable", error=repr(exc))
         return False
-    works = ranged == data[255 * 1024 - 10 : 255 * 1024 + 10] and [r.id for r in listed] == [ref.id]
+    works = ranged == data[255 * 1024 - 10 : 255 * 1024 + 10] and [s.ref.id for s in listed] == [ref.id]
     return works and removed == 1 and not left
 
 
@@ -82,8 +83,14 @@ class SelectedArtefacts:
     async def read_range(self, tenant: str, artefact_id: str, start: int, length: int) -> bytes:
         return await (await self._store()).read_range(tenant, artefact_id, start, length)
 
-    async def list_for_task(self, tenant: str, task_id: str) -> list[ArtefactRef]:
+    async def list_for_task(self, tenant: str, task_id: str) -> list[StoredArtefact]:
         return await (await self._store()).list_for_task(tenant, task_id)
+
+    async def tasks_with_artefacts(self) -> list[TaskArtefacts]:
+        return await (await self._store()).tasks_with_artefacts()
 
     async def delete_for_task(self, tenant: str, task_id: str) -> int:
         return await (await self._store()).delete_for_task(tenant, task_id)
+
+    async def delete_for_tasks(self, tasks: Sequence[tuple[str, str]]) -> int:
+        return await (await self._store()).delete_for_tasks(tasks)

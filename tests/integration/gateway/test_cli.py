@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -14,10 +18,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner
 
 from gateway_svc.app import create_app
+from gateway_svc.projection_store import MongoTaskStore
 from gateway_svc.settings import GatewaySettings
+from gateway_svc.task_state import TaskState, TaskStatus
+from schemas import ArtefactRef, utc_now
 from tests.unit.gateway.events import happy_path
+from troupe.artefacts import JSON, SelectedArtefacts
 from troupe.cli import app
-from troupe.db import Document
+from troupe.db import Document, make_client, make_database
 from troupe.kafka import make_broker
 
 from .conftest import ADMIN_TOKEN, topic_records
@@ -139,3 +147,64 @@ def _eventually(runner: CliRunner, args: list[str]) -> str:
             return result.output
         threading.Event().wait(0.05)
     raise AssertionError(f"troupe {' '.join(args)} kept failing: {result.output}")
+
+
+def test_artifacts_lists_and_saves_a_multi_megabyte_artefact_byte_identical(
+    runner: CliRunner, gateway_settings: GatewaySettings, tmp_path: Path
+) -> None:
+    large, small = os.urandom(5 * 1024 * 1024 + 7), json.dumps({"paths": [["main", "run"]]}).encode()
+    refs = asyncio.run(
+        _task_with_artefacts(gateway_settings, "t-art", [(large, "application/octet-stream"), (small, JSON)])
+    )
+
+    listed = runner.invoke(app, ["artifacts", "t-art"])
+    assert listed.exit_code == 0, listed.output
+    for ref, step in zip(refs, ("1/s0", "1/s1"), strict=True):
+        row = next(line for line in listed.output.splitlines() if ref.id in line)
+        assert step in row and ref.sha256 in row and f"{ref.size:,}" in row and ref.media_type in row
+
+    saved = runner.invoke(app, ["artifacts", "t-art", "--save", str(tmp_path / "out")])
+    assert saved.exit_code == 0, saved.output
+    assert (tmp_path / "out" / refs[0].id).read_bytes() == large
+    assert (tmp_path / "out" / f"{refs[1].id}.json").read_bytes() == small
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([refs[0].id, f"{refs[1].id}.json"])
+
+    unknown = runner.invoke(app, ["artifacts", "t-nobody-knows"])
+    assert unknown.exit_code == 2 and "not found" in unknown.output
+
+
+def test_prune_artifacts_removes_those_of_tasks_ended_past_retention(
+    runner: CliRunner, gateway_settings: GatewaySettings
+) -> None:
+    long_ago = utc_now() - timedelta(days=40)
+    [old] = asyncio.run(_task_with_artefacts(gateway_settings, "t-old", [(b"o" * 50_000, JSON)], long_ago))
+    [new] = asyncio.run(_task_with_artefacts(gateway_settings, "t-new", [(b"n" * 50_000, JSON)]))
+
+    dry = runner.invoke(app, ["prune-artifacts", "--days", "30", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "default  t-old" in dry.output and "would remove 1 artifact(s) of 1 task(s)" in dry.output
+    assert old.id in runner.invoke(app, ["artifacts", "t-old"]).output
+
+    pruned = runner.invoke(app, ["prune-artifacts", "--days", "30"])
+    assert pruned.exit_code == 0 and "removed 1 artifact(s) of 1 task(s)" in pruned.output, pruned.output
+    assert "has no artifacts" in runner.invoke(app, ["artifacts", "t-old"]).output
+    assert new.id in runner.invoke(app, ["artifacts", "t-new"]).output
+
+
+async def _task_with_artefacts(
+    settings: GatewaySettings, task_id: str, outputs: list[tuple[bytes, str]], ended: datetime | None = None
+) -> list[ArtefactRef]:
+    """An ended task of tenant `default` in the gateway's projection, with these outputs as artefacts."""
+    client = make_client(settings)
+    try:
+        database = make_database(client, settings)
+        now = ended or utc_now()
+        state = TaskState(task_id=task_id, status=TaskStatus.SUCCEEDED, created_at=now, updated_at=now)
+        await MongoTaskStore(database).put(state, [])
+        store = SelectedArtefacts(database, settings.artefact_store)
+        return [
+            await store.put("default", task_id, f"1/s{n}", data, media_type)
+            for n, (data, media_type) in enumerate(outputs)
+        ]
+    finally:
+        await client.close()

@@ -49,7 +49,7 @@ async def test_a_range_read_and_deleting_a_task() -> None:
     await store.put("acme", "t-2", "1/s1", b"kept", TEXT)
     assert await store.read_range("acme", ref.id, 3, 4) == b"3456"
     assert await store.delete_for_task("acme", "t-1") == 1
-    assert [r.preview for r in await store.list_for_task("acme", "t-2")] == ["kept"]
+    assert [s.ref.preview for s in await store.list_for_task("acme", "t-2")] == ["kept"]
 
 
 async def test_results_are_excerpted_from_their_artefacts_and_keep_the_reference() -> None:

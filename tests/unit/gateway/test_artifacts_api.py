@@ -36,7 +36,7 @@ async def test_the_tenant_lists_and_downloads_its_artefact_byte_identical(parts:
     artefact = await stored(parts)
     async with serving(parts) as api:
         [item] = (await api.get("/tasks/t-1/artifacts")).json()["items"]
-        assert (item["id"], item["size"]) == (artefact, len(DATA))
+        assert (item["id"], item["step"], item["size"]) == (artefact, "1/s1", len(DATA))
         whole = await api.get(f"/tasks/t-1/artifacts/{artefact}")
         assert whole.status_code == 200 and whole.content == DATA
         assert whole.headers["content-type"] == "application/json"
