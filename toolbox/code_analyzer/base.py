@@ -30,8 +30,10 @@ class Deadline:
     def never(cls) -> Deadline:
         return cls(budget_s=float("inf"))
 
-    def expired(self) -> bool:
-        return self.budget_s != float("inf") and self.clock() - self.start >= self.budget_s
+    def expired(self, share: float = 1.0) -> bool:
+        """Whether `share` of the budget is spent: the steps of an analysis each get their part, so a step
+        cut short still leaves time for the ones that make its work usable."""
+        return self.budget_s != float("inf") and self.clock() - self.start >= self.budget_s * share
 
 
 class LanguageAnalyzer(Protocol):

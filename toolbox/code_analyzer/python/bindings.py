@@ -152,7 +152,6 @@ class Project:
     aliases: list[tuple[str, Binding, Unit]] = field(default_factory=list)
     entry_points: dict[str, str] = field(default_factory=dict)  # command name -> dotted function
     package_roots: list[str] = field(default_factory=list)
-    folders: set[str] = field(default_factory=set)  # names of the folders the files are in
     warnings: list[str] = field(default_factory=list)
     partial: bool = False
 

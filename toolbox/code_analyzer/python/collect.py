@@ -28,7 +28,12 @@ from toolbox.code_analyzer.python.bindings import (
 from toolbox.code_analyzer.python.entry_points import read_entry_points
 from toolbox.code_analyzer.python.roots import imported_heads, module_names
 
-__all__ = ["collect", "module_name"]
+__all__ = ["RESOLVE_SHARE", "collect", "module_name"]
+
+# Parts of the time budget by which parsing, recording and resolving must be done; path search gets the rest.
+_PARSE_SHARE = 0.3
+_RECORD_SHARE = 0.55
+RESOLVE_SHARE = 0.85
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -54,7 +59,7 @@ def collect(root: Path, files: Sequence[Path], deadline: Deadline | None = None)
     collector = _Collector(root, files)
     trees: list[tuple[Path, ast.Module]] = []
     for file in sorted(files):
-        if deadline.expired():
+        if deadline.expired(_PARSE_SHARE):
             collector.stop(f"parsing, after {len(trees)} of {len(files)} files", deadline)
             break
         tree = collector.parse(file)
@@ -62,7 +67,7 @@ def collect(root: Path, files: Sequence[Path], deadline: Deadline | None = None)
             trees.append((file, tree))
     collector.name_modules(trees)
     for done, (file, tree) in enumerate(trees):
-        if deadline.expired():
+        if deadline.expired(_RECORD_SHARE):
             collector.stop(f"recording, after {done} of {len(trees)} parsed files", deadline)
             break
         collector.load(file, tree)
@@ -119,7 +124,6 @@ class _Collector:
         names, roots = module_names([f.relative_to(self.base) for f in inside], heads, above)
         self.names = {self.base / rel: name for rel, name in names.items()}
         self.project.package_roots = [str(r) for r in roots]
-        self.project.folders = {part for rel in names for part in rel.parts[:-1]}
         # Scripts are declared beside the packages: in a root, or the folder above a `src/` root.
         folders = {self.base / r for r in roots} | {(self.base / r).parent for r in roots if r.parts}
         scripts, problems = read_entry_points(sorted(f for f in folders if f.is_relative_to(self.base)))

@@ -25,6 +25,7 @@ from toolbox.code_analyzer.python.bindings import (
     scope_chain,
     source_text,
 )
+from toolbox.code_analyzer.python.collect import RESOLVE_SHARE
 from toolbox.code_analyzer.python.roots import look_alike_externals
 
 __all__ = ["build_graph"]
@@ -119,7 +120,7 @@ def build_graph(project: Project, deadline: Deadline | None = None) -> CallGraph
     )
     units = list(project.units.values())
     for done, unit in enumerate(units):
-        if deadline.expired():
+        if deadline.expired(RESOLVE_SHARE):
             graph.partial = True
             graph.warnings.append(
                 f"the time budget of {deadline.budget_s:.0f}s ran out while resolving calls, after {done} of "
@@ -141,14 +142,14 @@ def build_graph(project: Project, deadline: Deadline | None = None) -> CallGraph
 
 
 def _look_alike_warnings(graph: CallGraph, project: Project) -> list[str]:
-    alike = look_alike_externals((c.callee for c in graph.external), project.folders, project.modules)
+    alike = look_alike_externals((c.callee for c in graph.external), project.units)
     if not alike:
         return []
     roots = ", ".join(f"{r}/" if r != "." else "the folder analysed" for r in project.package_roots) or "none"
     return [
-        f"calls into {', '.join(alike)} were taken as external although the project has folders of that "
-        f"name; module names were taken from the package roots {roots}. Analyse the folder that holds "
-        "the package, or check its imports."
+        f"calls into {', '.join(alike)} were taken as external although the project defines functions of "
+        f"those names under another prefix; module names were taken from the package roots {roots}. "
+        "Analyse the folder that holds the package, or check its imports."
     ]
 
 

@@ -102,10 +102,12 @@ def module_names(
     return names, used
 
 
-def look_alike_externals(
-    external: Iterable[str], folders: Iterable[str], modules: Iterable[str]
-) -> list[str]:
-    """Names called as external that match a folder of the project: a sign its package root was missed."""
-    heads = {m.split(".")[0] for m in modules}
-    called = {e.split(".")[0].removesuffix("()") for e in external}
-    return sorted((called & set(folders)) - heads - _STDLIB - {"builtins"})
+def look_alike_externals(external: Iterable[str], units: Iterable[str]) -> list[str]:
+    """Heads of external calls whose dotted name ends a project function's name (`pkg.core.run` called as
+    external while the project defines `src.pkg.core.run`): a sign a package root was missed."""
+    tails: set[str] = set()
+    for unit in units:
+        parts = unit.split(".")
+        tails.update(".".join(parts[i:]) for i in range(1, len(parts) - 1))
+    called = {e.removesuffix("()") for e in external}
+    return sorted({c.split(".")[0] for c in called if "." in c and c in tails})
