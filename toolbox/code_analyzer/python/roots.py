@@ -5,14 +5,14 @@ a folder above the project, or several projects side by side each put the roots 
 is the project's own absolute imports: a folder whose name the code imports (`import shop`, `from shop.x
 import y`) sits right below a root. Without such a sign, a regular package (folders with `__init__.py`) is
 named from the folder above its outermost `__init__.py`, and a loose module from the nearest root found for
-other files, else from the folder analysed.
+other files, else from the folder analysed (or below the last folder whose name is no identifier).
 """
 
 from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import PurePath
 
 __all__ = ["imported_heads", "look_alike_externals", "module_names"]
@@ -20,10 +20,20 @@ __all__ = ["imported_heads", "look_alike_externals", "module_names"]
 _STDLIB = frozenset(sys.stdlib_module_names)
 
 
-def imported_heads(tree: ast.AST) -> set[str]:
+def _statements(stmts: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    """Statements at any depth, without walking into expressions (imports are statements)."""
+    for stmt in stmts:
+        yield stmt
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(stmt, name, None)
+            if isinstance(children, list):
+                yield from _statements(children)
+
+
+def imported_heads(tree: ast.Module) -> set[str]:
     """First components of the absolute imports in a module (`import a.b`, `from a.b import c` -> `a`)."""
     heads: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             heads.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -88,7 +98,9 @@ def module_names(
     roots = {path.parts[:i] for path, i in starts.items()}
     for path in loose:
         below = [r for r in roots if path.parts[: len(r)] == r and len(r) < len(path.parts)]
-        starts[path] = max((len(r) for r in below), default=0)
+        # A folder that is no identifier (`click-8.1.7/`) cannot be part of a module's name.
+        unnamed = [i + 1 for i, part in enumerate(path.parts[:-1]) if not part.isidentifier()]
+        starts[path] = max([0, *unnamed, *(len(r) for r in below)])
     names: dict[PurePath, str] = {}
     taken: set[str] = set()
     for path in sorted(starts, key=lambda p: (starts[p] == 0, p)):
