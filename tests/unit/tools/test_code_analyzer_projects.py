@@ -351,3 +351,17 @@ def test_relative_imports_only_still_name_the_package(tmp_path: Path, layout: st
         },
     )
     assert _analyse(root, "run", "helper").paths == [["lib.core.run", "lib.util.helper"]]
+
+
+def test_setting_an_attribute_of_a_local_keeps_what_the_local_holds(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        _FACTORIES
+        | {
+            "app/main.py": (
+                "from app.jobs import make\n\n"
+                "def main(flag):\n    job = make()\n    job.flag = flag\n    job.items[0] = 1\n    job.run()\n"
+            )
+        },
+    )
+    assert ("app.main.main", "app.jobs.Job.run") in _edges(_analyse(root))

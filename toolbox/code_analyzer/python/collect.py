@@ -213,9 +213,14 @@ class _Collector:
                     scope.bind(arg.arg, Unknown(f"'{arg.arg}' is a lambda parameter"))
 
     def _shadow(self, target: ast.expr, scope: Scope) -> None:
-        for sub in ast.walk(target):
-            if isinstance(sub, ast.Name):
-                scope.bind(sub.id, Unknown(f"'{sub.id}' is assigned at run time"))
+        """The names an assignment target rebinds; `x.attr = ...` and `x[i] = ...` rebind no name."""
+        if isinstance(target, ast.Name):
+            scope.bind(target.id, Unknown(f"'{target.id}' is assigned at run time"))
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self._shadow(element, scope)
+        elif isinstance(target, ast.Starred):
+            self._shadow(target.value, scope)
 
     def _assign(
         self, target: ast.expr, value: ast.expr | None, scope: Scope, unit: Unit, cls: str | None
