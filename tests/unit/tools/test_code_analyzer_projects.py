@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from toolbox.code_analyzer import PythonAnalyzer, analyse_project
+from toolbox import Registry, ToolContext, run_tool
+from toolbox.code_analyzer import CodeAnalyzer, PythonAnalyzer, analyse_project
 from toolbox.code_analyzer.model import AnalyzeResult, CallEdge, CallGraph
+from toolbox.settings import ToolSettings
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:
@@ -365,3 +368,13 @@ def test_setting_an_attribute_of_a_local_keeps_what_the_local_holds(tmp_path: Pa
         },
     )
     assert ("app.main.main", "app.jobs.Job.run") in _edges(_analyse(root))
+
+
+async def test_the_tool_returns_a_partial_result_when_its_budget_is_spent(tmp_path: Path) -> None:
+    _tree(tmp_path / "proj", _SHOP)
+    settings = ToolSettings(analysis_timeout_s=60, analysis_budget_share=1e-9)
+    out: Any = await run_tool(
+        Registry([CodeAnalyzer(settings)]), "code_analyzer", {"path": "proj"}, ToolContext(workspace=tmp_path)
+    )
+    assert out["partial"] is True
+    assert any("time budget" in w for w in out["warnings"])

@@ -31,9 +31,9 @@ from toolbox.code_analyzer.python.roots import imported_heads, module_names
 __all__ = ["RESOLVE_SHARE", "collect", "module_name"]
 
 # Parts of the time budget by which parsing, recording and resolving must be done; path search gets the rest.
-_PARSE_SHARE = 0.3
-_RECORD_SHARE = 0.55
-RESOLVE_SHARE = 0.85
+_PARSE_SHARE = 0.45
+_RECORD_SHARE = 0.65
+RESOLVE_SHARE = 0.9
 
 
 def module_name(path: Path, root: Path) -> str:
