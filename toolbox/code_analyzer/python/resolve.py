@@ -123,7 +123,7 @@ def build_graph(project: Project, deadline: Deadline | None = None) -> CallGraph
         if deadline.expired(RESOLVE_SHARE):
             graph.partial = True
             graph.warnings.append(
-                f"the time budget of {deadline.budget_s:.0f}s ran out while resolving calls, after {done} of "
+                f"the time budget of {deadline.budget_s:g}s ran out while resolving calls, after {done} of "
                 f"{len(units)} functions; the graph is partial"
             )
             break
@@ -159,7 +159,6 @@ class _Resolver:
         self.units = project.units
         self.classes = project.classes
         self.properties = project.properties
-
         self.returns_cache: dict[str, _Target] = {}
 
     def aliases(self, project: Project) -> dict[str, list[str]]:
