@@ -75,3 +75,6 @@ class ToolSettings(BaseSettings):
     math_memory_mb: int = Field(default=64, ge=16)
     analysis_timeout_s: float = Field(default=60.0, gt=0)
     analysis_memory_mb: int = Field(default=1024, ge=64)
+    # Share of analysis_timeout_s the analysis may spend before it stops and returns a partial result, so the
+    # worker is not killed with nothing; the rest covers the worker's start and sending the result back.
+    analysis_budget_share: float = Field(default=0.75, gt=0, lt=1)

@@ -37,7 +37,9 @@ def mermaid_diagram(graph: CallGraph, paths: list[list[str]], sources: list[str]
     ids = {name: f"n{i}" for i, name in enumerate(nodes)}
     lines = ["flowchart TD"]
     lines += [f'    {ids[n]}["{_label(n)}"]' for n in nodes]
-    lines += [f"    {ids[a]} --> {ids[b]}" for a, b in unique]
+    # A callback edge (the function passed as an argument, called later) is drawn dotted.
+    called = {(e.caller, e.callee) for e in graph.edges if e.kind == "call"}
+    lines += [f"    {ids[a]} {'-->' if (a, b) in called else '-.->'} {ids[b]}" for a, b in unique]
     ends = [ids[n] for n in (*sources, *targets) if n in ids]
     if ends:
         lines.append("    classDef endpoint stroke-width:3px")

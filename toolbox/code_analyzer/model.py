@@ -11,6 +11,7 @@ __all__ = [
     "AnalyzeResult",
     "CallEdge",
     "CallGraph",
+    "EdgeKind",
     "ExternalCall",
     "FileError",
     "Function",
@@ -18,6 +19,8 @@ __all__ = [
 ]
 
 FunctionKind = Literal["module", "function", "method", "class"]
+# "callback": the function is passed as an argument (`map(f, xs)`, `Thread(target=f)`), to be called later.
+EdgeKind = Literal["call", "callback"]
 
 
 class Function(BaseModel):
@@ -35,6 +38,7 @@ class CallEdge(BaseModel):
     callee: str
     file: str
     line: int
+    kind: EdgeKind = "call"
 
 
 class ExternalCall(BaseModel):
@@ -70,6 +74,18 @@ class CallGraph(BaseModel):
     external: list[ExternalCall] = Field(default_factory=list)
     unresolved: list[UnresolvedCall] = Field(default_factory=list)
     errors: list[FileError] = Field(default_factory=list)
+    package_roots: list[str] = Field(
+        default_factory=list, description="folders module names are taken from (relative to root)"
+    )
+    entry_points: dict[str, str] = Field(
+        default_factory=dict, description="command names (console scripts) and the function each runs"
+    )
+    aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="names functions are imported or assigned as, and what they stand for",
+    )
+    warnings: list[str] = Field(default_factory=list)
+    partial: bool = Field(default=False, description="the time budget ran out; not every file was analysed")
 
 
 class AnalyzeArgs(BaseModel):
@@ -79,7 +95,11 @@ class AnalyzeArgs(BaseModel):
         min_length=1, description="the project directory (or one file), in the workspace or a read-only root"
     )
     source: str | None = Field(
-        default=None, description="function the paths start at: 'main', 'main()' or 'app.main.main'"
+        default=None,
+        description=(
+            "function the paths start at: 'main', 'main()', 'app.main.main', a console script's name, "
+            "or 'python -m app' (the package's __main__)"
+        ),
     )
     target: str | None = Field(default=None, description="function the paths end at, e.g. 'process_data'")
 
@@ -94,3 +114,5 @@ class AnalyzeResult(BaseModel):
     unresolved: list[UnresolvedCall]
     errors: list[FileError]
     graph: CallGraph
+    warnings: list[str] = Field(default_factory=list)
+    partial: bool = False

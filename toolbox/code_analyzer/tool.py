@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from toolbox.code_analyzer.base import LanguageAnalyzer
+from toolbox.code_analyzer.base import BoundedAnalyzer, Deadline, LanguageAnalyzer
 from toolbox.code_analyzer.javascript import JavaScriptAnalyzer
 from toolbox.code_analyzer.mermaid import mermaid_diagram
 from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
-from toolbox.code_analyzer.paths import call_paths, match_functions
+from toolbox.code_analyzer.paths import call_paths, match_functions, no_path_warning
 from toolbox.code_analyzer.python import PythonAnalyzer
 from toolbox.errors import InvalidArguments
 from toolbox.isolated import Limits, run_isolated
@@ -39,9 +40,16 @@ def find_sources(root: Path, extensions: tuple[str, ...]) -> list[Path]:
 
 
 def analyse_project(
-    root: Path, source: str | None, target: str | None, analyzers: Sequence[LanguageAnalyzer]
+    root: Path,
+    source: str | None,
+    target: str | None,
+    analyzers: Sequence[LanguageAnalyzer],
+    budget_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AnalyzeResult:
-    """Pure of the network and of imports: reads the files under root and nothing else."""
+    """Pure of the network and of imports: reads the files under root and nothing else. With `budget_s`, an
+    analyser that can stop early does so when the budget is spent, and the result is marked partial."""
+    deadline = Deadline.after(budget_s, clock) if budget_s is not None else Deadline.never()
     chosen: tuple[LanguageAnalyzer, list[Path]] | None = None
     for analyzer in analyzers:
         files = find_sources(root, analyzer.extensions)
@@ -55,10 +63,21 @@ def analyse_project(
     analyzer, files = chosen
     if len(files) > MAX_FILES:
         raise InvalidArguments(f"code_analyzer: {len(files)} files under {root}; the limit is {MAX_FILES}")
-    graph = analyzer.analyse(root, files)
-    sources = _match(graph, source, "source")
-    targets = _match(graph, target, "target")
-    paths, truncated = call_paths(graph, sources, targets) if sources and targets else ([], False)
+    if isinstance(analyzer, BoundedAnalyzer):
+        graph = analyzer.analyse_until(root, files, deadline)
+    else:
+        graph = analyzer.analyse(root, files)
+    warnings = list(graph.warnings)
+    sources = _match(graph, source, "source", warnings)
+    targets = _match(graph, target, "target", warnings)
+    paths: list[list[str]] = []
+    truncated = False
+    if sources and targets:
+        paths, truncated = call_paths(graph, sources, targets, expired=deadline.expired)
+        if truncated and deadline.expired():
+            warnings.append("the time budget ran out while searching call paths; more paths may exist")
+        elif not paths and source and target:
+            warnings.append(no_path_warning(graph, source, target, sources))
     return AnalyzeResult(
         language=graph.language,
         sources=sources,
@@ -69,14 +88,20 @@ def analyse_project(
         unresolved=graph.unresolved,
         errors=graph.errors,
         graph=graph,
+        warnings=warnings,
+        partial=graph.partial,
     )
 
 
-def _match(graph: CallGraph, name: str | None, role: str) -> list[str]:
+def _match(graph: CallGraph, name: str | None, role: str, warnings: list[str]) -> list[str]:
     if not name:
         return []
     found = match_functions(graph, name)
-    if not found:
+    if not found and graph.partial:
+        warnings.append(
+            f"no function matches the {role} {name!r} in the part analysed before the budget ran out"
+        )
+    elif not found:
         raise InvalidArguments(f"code_analyzer: no function matches the {role} {name!r} in {graph.root}")
     return found
 
@@ -93,13 +118,16 @@ class CodeAnalyzer:
         settings = settings or ToolSettings()
         self._analyzers = list(analyzers)
         self._limits = Limits(wall_s=settings.analysis_timeout_s, memory_mib=settings.analysis_memory_mb)
+        self._budget_s = settings.analysis_timeout_s * settings.analysis_budget_share
         self.spec = ToolSpec(
             name="code_analyzer",
             description=(
                 "Static call graph of a project (languages: "
                 + ", ".join(a.language for a in self._analyzers)
                 + ") and the call paths from a source function to a target function, as JSON and as a "
-                "Mermaid diagram; unresolvable calls and files with syntax errors are listed."
+                "Mermaid diagram; functions passed as arguments are callback edges; unresolvable calls and "
+                "files with syntax errors are listed, and `warnings` says why no path was found. Package "
+                "roots (src/ layouts, several packages) are found from the project's imports."
             ),
             args_model=AnalyzeArgs,
             result_model=AnalyzeResult,
@@ -122,4 +150,5 @@ class CodeAnalyzer:
                 args.source,
                 args.target,
                 self._analyzers,
+                self._budget_s,
             )

@@ -4,7 +4,8 @@ Two passes. `collect` walks each module and records, per scope (module, class bo
 is bound to: definitions, imports (absolute, relative, aliased, star), simple aliases (`f = g`) and instances
 (`x = Class()`, `self.x = Class()`, annotated parameters), plus the calls each unit makes. `resolve` follows
 every call through those bindings, with Python's scoping (class bodies are invisible to their methods),
-re-exports, inheritance and `super()`. Bindings are flow-insensitive: a name bound twice to different things in
+re-exports, inheritance and `super()`, through what functions return (their annotation, else the classes
+their `return`s construct) and into functions passed as arguments (callback edges). Bindings are flow-insensitive: a name bound twice to different things in
 one scope becomes unknown, so a call through it is reported unresolved instead of guessed.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolbox.code_analyzer.base import Deadline
 from toolbox.code_analyzer.model import CallGraph
 from toolbox.code_analyzer.python.collect import collect, module_name
 from toolbox.code_analyzer.python.resolve import build_graph
@@ -25,4 +27,7 @@ class PythonAnalyzer:
     extensions = (".py",)
 
     def analyse(self, root: Path, files: Sequence[Path]) -> CallGraph:
-        return build_graph(collect(root, files))
+        return self.analyse_until(root, files, Deadline.never())
+
+    def analyse_until(self, root: Path, files: Sequence[Path], deadline: Deadline) -> CallGraph:
+        return build_graph(collect(root, files, deadline), deadline)

@@ -123,6 +123,8 @@ class Unit:
     scope: Scope
     cls: str | None = None  # the class a method belongs to (for super())
     calls: list[tuple[ast.Call, Scope]] = field(default_factory=list)
+    returns: Annotated | None = None  # the return annotation, read in the scope the function is defined in
+    returned: list[ast.expr] = field(default_factory=list)  # the values of its `return` statements
 
 
 @dataclass(eq=False)
@@ -146,6 +148,12 @@ class Project:
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     properties: set[str] = field(default_factory=set)
     errors: list[FileError] = field(default_factory=list)
+    # Other names a function goes by: `from .fmt import emit as write_out`, `run = start`.
+    aliases: list[tuple[str, Binding, Unit]] = field(default_factory=list)
+    entry_points: dict[str, str] = field(default_factory=dict)  # command name -> dotted function
+    package_roots: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    partial: bool = False
 
 
 def decorator_name(expr: ast.expr) -> str:

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Sequence
 from pathlib import Path
 
+from toolbox.code_analyzer.base import Deadline
 from toolbox.code_analyzer.model import FileError, FunctionKind
 from toolbox.code_analyzer.python.bindings import (
     PROPERTY_DECORATORS,
@@ -24,8 +25,16 @@ from toolbox.code_analyzer.python.bindings import (
     parse_annotation,
     source_text,
 )
+from toolbox.code_analyzer.python.entry_points import read_entry_points
+from toolbox.code_analyzer.python.roots import imported_heads, module_names
 
-__all__ = ["collect", "module_name"]
+__all__ = ["RESOLVE_SHARE", "collect", "module_name"]
+
+# Parts of the time budget by which parsing, recording and resolving must be done; path search gets the rest.
+# Recording a file takes about 0.8 and resolving it 0.3 of the time parsing it took (docs/decisions/0013).
+_PARSE_SHARE = 0.45
+_RECORD_SHARE = 0.8
+RESOLVE_SHARE = 0.95
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -44,16 +53,36 @@ def _package_base(root: Path) -> Path:
     return base
 
 
-def collect(root: Path, files: Sequence[Path]) -> Project:
+def collect(root: Path, files: Sequence[Path], deadline: Deadline | None = None) -> Project:
+    """Parse every file, name the modules from the package roots their imports reveal, then record them; when
+    `deadline` expires the project holds the files done so far and is marked partial."""
+    deadline = deadline or Deadline.never()
     collector = _Collector(root, files)
+    trees: list[tuple[Path, ast.Module]] = []
     for file in sorted(files):
-        collector.load(file)
+        if deadline.expired(_PARSE_SHARE):
+            collector.stop(f"parsing, after {len(trees)} of {len(files)} files", deadline)
+            break
+        tree = collector.parse(file)
+        if tree is not None:
+            trees.append((file, tree))
+    collector.name_modules(trees)
+    for done, (file, tree) in enumerate(trees):
+        if deadline.expired(_RECORD_SHARE):
+            collector.stop(f"recording, after {done} of {len(trees)} parsed files", deadline)
+            break
+        collector.load(file, tree)
     return collector.project
 
 
 class _Collector:
     def __init__(self, root: Path, files: Sequence[Path]) -> None:
-        self.base = _package_base(root if root.is_dir() else root.parent)
+        self.start = root if root.is_dir() else root.parent
+        self.base = _package_base(self.start)
+        # The packages the folder analysed is inside of.
+        self.around = {
+            d for d in [self.start, *self.start.parents] if d.is_relative_to(self.base) and d != self.base
+        }
         self.project = Project(root=root, files=len(files))
         # Short names for the project's tables, which this pass fills.
         self.modules = self.project.modules
@@ -62,6 +91,7 @@ class _Collector:
         self.classes = self.project.classes
         self.properties = self.project.properties
         self.errors = self.project.errors
+        self.names: dict[Path, str] = {}
 
     def _rel(self, file: Path) -> str:
         try:
@@ -69,18 +99,41 @@ class _Collector:
         except ValueError:
             return str(file)
 
-    def load(self, file: Path) -> None:
+    def stop(self, where: str, deadline: Deadline) -> None:
+        self.project.partial = True
+        self.project.warnings.append(
+            f"the time budget of {deadline.budget_s:g}s ran out while {where}; the graph is partial"
+        )
+
+    def parse(self, file: Path) -> ast.Module | None:
         rel = self._rel(file)
         try:
             source = file.read_text(encoding="utf-8", errors="replace")
-            tree = ast.parse(source, filename=rel)
+            return ast.parse(source, filename=rel)
         except SyntaxError as e:
             self.errors.append(FileError(file=rel, line=e.lineno, message=f"syntax error: {e.msg}"))
-            return
         except (OSError, ValueError) as e:
             self.errors.append(FileError(file=rel, line=None, message=f"cannot read: {e}"))
-            return
-        name = module_name(file, self.base) if file.is_relative_to(self.base) else file.stem
+        return None
+
+    def name_modules(self, trees: Sequence[tuple[Path, ast.Module]]) -> None:
+        heads: set[str] = set()
+        for _, tree in trees:
+            heads |= imported_heads(tree)
+        inside = [f for f, _ in trees if f.is_relative_to(self.base)]
+        above = [d.relative_to(self.base) for d in self.around]
+        names, roots = module_names([f.relative_to(self.base) for f in inside], heads, above)
+        self.names = {self.base / rel: name for rel, name in names.items()}
+        self.project.package_roots = [str(r) for r in roots]
+        # Scripts are declared beside the packages: in a root, or the folder above a `src/` root.
+        folders = {self.base / r for r in roots} | {(self.base / r).parent for r in roots if r.parts}
+        scripts, problems = read_entry_points(sorted(f for f in folders if f.is_relative_to(self.base)))
+        self.project.entry_points = scripts
+        self.project.warnings += problems
+
+    def load(self, file: Path, tree: ast.Module) -> None:
+        rel = self._rel(file)
+        name = self.names.get(file, file.stem)
         if not name:
             return
         if file.name == "__init__.py":
@@ -115,6 +168,9 @@ class _Collector:
             # A declaration without a value (`repo: Repository`): the annotation says what it will hold.
             name = node.target.id
             scope.bind(name, Annotated(parse_annotation(node.annotation), scope, name))
+        elif isinstance(node, ast.Return) and node.value is not None:
+            unit.returned.append(node.value)
+            self._children(node, scope, prefix, unit, cls)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -158,18 +214,28 @@ class _Collector:
                     scope.bind(arg.arg, Unknown(f"'{arg.arg}' is a lambda parameter"))
 
     def _shadow(self, target: ast.expr, scope: Scope) -> None:
-        for sub in ast.walk(target):
-            if isinstance(sub, ast.Name):
-                scope.bind(sub.id, Unknown(f"'{sub.id}' is assigned at run time"))
+        """The names an assignment target rebinds; `x.attr = ...` and `x[i] = ...` rebind no name."""
+        if isinstance(target, ast.Name):
+            scope.bind(target.id, Unknown(f"'{target.id}' is assigned at run time"))
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self._shadow(element, scope)
+        elif isinstance(target, ast.Starred):
+            self._shadow(target.value, scope)
 
     def _assign(
         self, target: ast.expr, value: ast.expr | None, scope: Scope, unit: Unit, cls: str | None
     ) -> None:
         binding: Binding
+        if isinstance(value, ast.Await):
+            value = value.value  # `x = await make()`: what make's annotation or returns say
         if isinstance(value, ast.Call):
-            binding = InstanceOf(value.func, scope, source_text(target))
-        elif isinstance(value, ast.Name | ast.Attribute):
+            label = target.id if isinstance(target, ast.Name) else source_text(target)  # unparse is slow
+            binding = InstanceOf(value.func, scope, label)
+        elif isinstance(value, ast.Name | ast.Attribute | ast.IfExp):
             binding = Alias(value, scope)
+            if isinstance(target, ast.Name) and (scope.parent is None or scope.is_class):
+                self.project.aliases.append((target.id, binding, unit))
         else:
             what = type(value).__name__ if value is not None else "nothing"
             binding = Unknown(f"'{source_text(target)}' holds a value ({what}) the analyser does not follow")
@@ -205,7 +271,10 @@ class _Collector:
             elif alias.name == "*":
                 scope.stars.append(base)
             else:
-                scope.bind(alias.asname or alias.name, Ref(f"{base}.{alias.name}" if base else alias.name))
+                ref = Ref(f"{base}.{alias.name}" if base else alias.name)
+                scope.bind(alias.asname or alias.name, ref)
+                if alias.asname and alias.asname != alias.name:
+                    self.project.aliases.append((alias.asname, ref, self.units[scope.module]))
 
     def _absolute(self, node: ast.ImportFrom, module: str) -> str | None:
         if node.level == 0:
@@ -251,6 +320,8 @@ class _Collector:
         kind: FunctionKind = "method" if cls is not None else "function"
         rel = self.units[scope.module].file
         fn = Unit(name=name, kind=kind, file=rel, line=node.lineno, scope=own, cls=cls)
+        if node.returns is not None:
+            fn.returns = Annotated(parse_annotation(node.returns), scope, f"{node.name}()")
         self.units[name] = fn
         self._body(node.body, own, name, fn, None)
 

@@ -6,7 +6,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from toolbox.code_analyzer.model import CallEdge, CallGraph, ExternalCall, Function, UnresolvedCall
+from toolbox.code_analyzer.base import Deadline
+from toolbox.code_analyzer.model import CallEdge, CallGraph, EdgeKind, ExternalCall, Function, UnresolvedCall
 from toolbox.code_analyzer.python.bindings import (
     BUILTINS,
     LITERAL_TYPES,
@@ -20,9 +21,12 @@ from toolbox.code_analyzer.python.bindings import (
     Scope,
     SelfOf,
     Unit,
+    parse_annotation,
     scope_chain,
     source_text,
 )
+from toolbox.code_analyzer.python.collect import RESOLVE_SHARE
+from toolbox.code_analyzer.python.roots import look_alike_externals
 
 __all__ = ["build_graph"]
 
@@ -54,24 +58,99 @@ class _Unresolved:
     unknown_base: bool = False
 
 
-_Target = _Symbol | _Instance | _Super | _External | _Unresolved
+@dataclass(frozen=True)
+class _Union:
+    """One of several things (`A() if c else B()`, a function with returns of two classes)."""
+
+    options: tuple[_Target, ...]
 
 
-def build_graph(project: Project) -> CallGraph:
+_Target = _Symbol | _Instance | _Super | _External | _Unresolved | _Union
+_NONE = _External("builtins.NoneType")
+# Calls that take a function to call later, and where it goes: positions of the arguments, keyword names.
+_CALLBACK_KEYWORDS = frozenset({"target", "callback", "func", "fn", "function", "handler"})
+_CALLBACK_TAKERS: dict[str, tuple[int, ...]] = {
+    "map": (0,),
+    "filter": (0,),
+    "starmap": (0,),
+    "imap": (0,),
+    "imap_unordered": (0,),
+    "apply_async": (0,),
+    "submit": (0,),
+    "partial": (0,),
+    "run_in_executor": (1,),
+    "to_thread": (0,),
+    "call_soon": (0,),
+    "call_soon_threadsafe": (0,),
+    "call_later": (1,),
+    "call_at": (1,),
+    "add_done_callback": (0,),
+    "Thread": (),
+    "Process": (),
+    "Timer": (1,),
+}
+
+
+def _union(options: list[_Target]) -> _Target:
+    flat: list[_Target] = []
+    for option in options:
+        for one in option.options if isinstance(option, _Union) else (option,):
+            if one not in flat:
+                flat.append(one)
+    if len(flat) > 1 and _NONE in flat:
+        flat.remove(_NONE)  # `-> C | None`, an early `return None`: the calls made on it are C's
+    return flat[0] if len(flat) == 1 else _Union(tuple(flat))
+
+
+def build_graph(project: Project, deadline: Deadline | None = None) -> CallGraph:
+    deadline = deadline or Deadline.never()
     resolver = _Resolver(project)
-    graph = CallGraph(language="python", root=str(project.root), files=project.files, errors=project.errors)
+    graph = CallGraph(
+        language="python",
+        root=str(project.root),
+        files=project.files,
+        errors=project.errors,
+        package_roots=project.package_roots,
+        warnings=list(project.warnings),
+        partial=project.partial,
+    )
     graph.functions = sorted(
         (Function(name=u.name, kind=u.kind, file=u.file, line=u.line) for u in project.units.values()),
         key=lambda f: f.name,
     )
-    for unit in project.units.values():
+    units = list(project.units.values())
+    for done, unit in enumerate(units):
+        if deadline.expired(RESOLVE_SHARE):
+            graph.partial = True
+            graph.warnings.append(
+                f"the time budget of {deadline.budget_s:g}s ran out while resolving calls, after {done} of "
+                f"{len(units)} functions; the graph is partial"
+            )
+            break
         for call, scope in unit.calls:
             resolver.record(graph, unit, call, scope)
     graph.edges = sorted(
-        {(e.caller, e.callee, e.file, e.line): e for e in graph.edges}.values(),
-        key=lambda e: (e.caller, e.line, e.callee),
+        {(e.caller, e.callee, e.file, e.line, e.kind): e for e in graph.edges}.values(),
+        key=lambda e: (e.caller, e.line, e.callee, e.kind),
     )
+    graph.aliases = resolver.aliases(project)
+    graph.entry_points = {
+        name: resolver.function_name(dotted) for name, dotted in project.entry_points.items()
+    }
+    graph.warnings += _look_alike_warnings(graph, project)
     return graph
+
+
+def _look_alike_warnings(graph: CallGraph, project: Project) -> list[str]:
+    alike = look_alike_externals((c.callee for c in graph.external), project.units)
+    if not alike:
+        return []
+    roots = ", ".join(f"{r}/" if r != "." else "the folder analysed" for r in project.package_roots) or "none"
+    return [
+        f"calls into {', '.join(alike)} were taken as external although the project defines functions of "
+        f"those names under another prefix; module names were taken from the package roots {roots}. "
+        "Analyse the folder that holds the package, or check its imports."
+    ]
 
 
 class _Resolver:
@@ -80,29 +159,80 @@ class _Resolver:
         self.units = project.units
         self.classes = project.classes
         self.properties = project.properties
+        self.returns_cache: dict[str, _Target] = {}
+
+    def aliases(self, project: Project) -> dict[str, list[str]]:
+        found: dict[str, set[str]] = {}
+        for name, binding, unit in project.aliases:
+            target = self._binding(binding, unit, 0)
+            for one in target.options if isinstance(target, _Union) else (target,):
+                if isinstance(one, _Symbol) and one.name in self.units and one.name not in self.modules:
+                    found.setdefault(name, set()).add(one.name)
+        return {name: sorted(names) for name, names in sorted(found.items())}
+
+    def function_name(self, dotted: str) -> str:
+        """The qualified name of the function `dotted` names through imports and re-exports, else `dotted`."""
+        target = self._dotted(dotted, 0)
+        return target.name if isinstance(target, _Symbol) else dotted
 
     def record(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope) -> None:
         target = self._callee(call.func, scope, unit)
+        for one in target.options if isinstance(target, _Union) else (target,):
+            self._record_one(graph, unit, call, call.func, one, "call")
+        self._callbacks(graph, unit, call, scope)
+
+    def _record_one(
+        self, graph: CallGraph, unit: Unit, call: ast.Call, expr: ast.expr, target: _Target, kind: EdgeKind
+    ) -> None:
         if isinstance(target, _Symbol):
             graph.edges.append(
-                CallEdge(caller=unit.name, callee=target.name, file=unit.file, line=call.lineno)
+                CallEdge(caller=unit.name, callee=target.name, file=unit.file, line=call.lineno, kind=kind)
             )
         elif isinstance(target, _External):
-            graph.external.append(ExternalCall(caller=unit.name, callee=target.name, line=call.lineno))
+            if kind == "call":
+                graph.external.append(ExternalCall(caller=unit.name, callee=target.name, line=call.lineno))
         else:
             reason = target.reason if isinstance(target, _Unresolved) else "not a callable the analyser knows"
             graph.unresolved.append(
                 UnresolvedCall(
                     caller=unit.name,
-                    expression=source_text(call.func),
+                    expression=source_text(expr),
                     file=unit.file,
                     line=call.lineno,
-                    reason=reason,
+                    reason=reason
+                    if kind == "call"
+                    else f"callback passed to {source_text(call.func)}: {reason}",
                 )
             )
 
+    def _callbacks(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope) -> None:
+        """A project function passed as an argument is called later: an edge of kind callback. Where the call is
+        known to take a callback (`map`, `submit`, `Thread(target=...)`), a class passed is constructed and an
+        argument that cannot be resolved is reported."""
+        taker = call.func.attr if isinstance(call.func, ast.Attribute) else source_text(call.func)
+        positions = _CALLBACK_TAKERS.get(taker, ())
+        arguments = [(a, i in positions) for i, a in enumerate(call.args)]
+        arguments += [(k.value, k.arg in _CALLBACK_KEYWORDS) for k in call.keywords if k.arg is not None]
+        for value, expected in arguments:
+            if not isinstance(value, ast.Name | ast.Attribute):
+                continue
+            target = self._expr(value, scope, unit, 0)
+            for one in target.options if isinstance(target, _Union) else (target,):
+                if isinstance(one, _Symbol) and one.name in self.units and one.name not in self.modules:
+                    if one.name in self.classes:
+                        one = self._callee(value, scope, unit) if expected else one
+                        if not expected or not isinstance(one, _Symbol):
+                            continue
+                    self._record_one(graph, unit, call, value, one, "callback")
+                elif expected and isinstance(one, _Unresolved):
+                    self._record_one(graph, unit, call, value, one, "callback")
+
     def _callee(self, func: ast.expr, scope: Scope, unit: Unit) -> _Target:
-        target = self._expr(func, scope, unit, 0)
+        return self._called(self._expr(func, scope, unit, 0), func)
+
+    def _called(self, target: _Target, func: ast.expr) -> _Target:
+        if isinstance(target, _Union):
+            return _union([self._called(one, func) for one in target.options])
         if isinstance(target, _Symbol):
             if target.name in self.classes:
                 init = self._member(target.name, "__init__", 0, set())
@@ -159,23 +289,87 @@ class _Resolver:
                 if unit.cls is None:
                     return _Unresolved("super() outside a method")
                 return _Super(unit.cls)
-            called = self._callee(expr.func, scope, unit)
-            if isinstance(called, _Symbol):
-                owner = called.name.rsplit(".", 1)[0]
-                if (
-                    called.name.endswith(".__init__") and owner in self.classes
-                ) or called.name in self.classes:
-                    return _Instance(owner if called.name.endswith(".__init__") else called.name)
-                return _Unresolved(f"the value returned by {called.name}() is not tracked")
-            if isinstance(called, _External):
-                return _External(f"{called.name}()")
-            return called
+            return self._made(self._callee(expr.func, scope, unit), depth)
+        if isinstance(expr, ast.IfExp):
+            return _union(
+                [
+                    self._expr(expr.body, scope, unit, depth + 1),
+                    self._expr(expr.orelse, scope, unit, depth + 1),
+                ]
+            )
+        if isinstance(expr, ast.Await):
+            return self._expr(expr.value, scope, unit, depth + 1)
         literal = LITERAL_TYPES.get(type(expr))
         if isinstance(expr, ast.Constant):
             literal = type(expr.value).__name__
         if literal is not None:
             return _External(f"builtins.{literal}")
         return _Unresolved(f"a {type(expr).__name__} expression is not resolved statically")
+
+    def _made(self, called: _Target, depth: int) -> _Target:
+        """What a call returns: an instance of the class called, or what the function called returns."""
+        if isinstance(called, _Union):
+            return _union([self._made(one, depth) for one in called.options])
+        if isinstance(called, _Symbol):
+            owner = called.name.rsplit(".", 1)[0]
+            if called.name.endswith(".__init__") and owner in self.classes:
+                return _Instance(owner)
+            if called.name in self.classes:
+                return _Instance(called.name)
+            return self._returned(called.name, depth)
+        if isinstance(called, _External):
+            return _External(f"{called.name}()")
+        return called
+
+    def _returned(self, name: str, depth: int) -> _Target:
+        """Its return annotation, else the union of what its `return` statements give; cached, and a function
+        met again while its own returns are worked out (recursion) gives unknown."""
+        if name in self.returns_cache:
+            return self.returns_cache[name]
+        untracked = _Unresolved(f"the value returned by {name}() is not tracked")
+        self.returns_cache[name] = untracked
+        unit = self.units.get(name)
+        result: _Target = untracked
+        if unit is not None and unit.returns is not None:
+            result = self._annotation(unit.returns, unit, depth + 1)
+        elif unit is not None and unit.returned:
+            options = [self._expr(value, unit.scope, unit, depth + 1) for value in unit.returned]
+            if not any(isinstance(one, _Unresolved) for one in options):
+                result = _union(options)
+        if isinstance(result, _Unresolved):
+            result = untracked
+        self.returns_cache[name] = result
+        return result
+
+    def _annotation(self, annotated: Annotated, unit: Unit, depth: int) -> _Target:
+        """An instance of the annotated class; `C | None`, `Optional[C]`, `Union[A, B]` give their members."""
+        return self._annotated(annotated.annotation, annotated, unit, depth)
+
+    def _annotated(self, expr: ast.expr, annotated: Annotated, unit: Unit, depth: int) -> _Target:
+        expr = parse_annotation(expr)
+        if isinstance(expr, ast.Constant) and expr.value is None:
+            return _NONE
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.BitOr):
+            return _union([self._annotated(side, annotated, unit, depth) for side in (expr.left, expr.right)])
+        if isinstance(expr, ast.Subscript):
+            outer = self._expr(expr.value, annotated.scope, unit, depth + 1)
+            if isinstance(outer, _External) and outer.name.rsplit(".", 1)[-1] in ("Optional", "Union"):
+                members = expr.slice.elts if isinstance(expr.slice, ast.Tuple) else [expr.slice]
+                return _union([self._annotated(m, annotated, unit, depth) for m in members])
+            if isinstance(outer, _External) and outer.name.rsplit(".", 1)[-1] == "Annotated":
+                first = expr.slice.elts[0] if isinstance(expr.slice, ast.Tuple) else expr.slice
+                return self._annotated(first, annotated, unit, depth)
+            return (
+                outer
+                if isinstance(outer, _External) and outer.name.rsplit(".", 1)[-1] != "Callable"
+                else _Unresolved(f"'{annotated.name}' is of a type the analyser does not follow")
+            )
+        declared = self._expr(expr, annotated.scope, unit, depth)
+        if isinstance(declared, _Symbol) and declared.name in self.classes:
+            return _Instance(declared.name)
+        if isinstance(declared, _External):
+            return declared
+        return _Unresolved(f"'{annotated.name}' is of a type the analyser does not follow")
 
     def _binding(self, binding: Binding, unit: Unit, depth: int) -> _Target:
         if isinstance(binding, Ref):
@@ -190,18 +384,17 @@ class _Resolver:
             return self._expr(expr, binding.scope, unit, depth)
         if isinstance(binding, InstanceOf):
             made = self._expr(ast.Call(func=binding.func, args=[], keywords=[]), binding.scope, unit, depth)
-            if isinstance(made, _Instance | _External):
+            parts = made.options if isinstance(made, _Union) else (made,)
+            if all(isinstance(one, _Instance | _External) for one in parts):
                 return made
             return _Unresolved(
                 f"'{binding.name}' holds the result of {source_text(binding.func)}(), which the analyser does not follow"
             )
         if isinstance(binding, Annotated):
-            declared = self._expr(binding.annotation, binding.scope, unit, depth)
-            if isinstance(declared, _Symbol) and declared.name in self.classes:
-                return _Instance(declared.name)
-            if isinstance(declared, _External):
-                return declared
-            return _Unresolved(f"'{binding.name}' is a parameter of a type the analyser does not follow")
+            declared = self._annotation(binding, unit, depth)
+            if isinstance(declared, _Unresolved):
+                return _Unresolved(f"'{binding.name}' is a parameter of a type the analyser does not follow")
+            return declared
         if isinstance(binding, SelfOf):
             return _Instance(binding.cls) if binding.instance else _Symbol(binding.cls)
         return _Unresolved(binding.reason)
@@ -226,6 +419,8 @@ class _Resolver:
         return _External(dotted)
 
     def _attribute(self, base: _Target, attr: str, depth: int) -> _Target:
+        if isinstance(base, _Union):
+            return _union([self._attribute(one, attr, depth) for one in base.options])
         if isinstance(base, _Symbol):
             if base.name in self.modules:
                 return self._dotted(f"{base.name}.{attr}", depth)
