@@ -66,7 +66,10 @@ def call_graph_plan(prompt: str) -> dict[str, Any] | None:
     if [step.tool for step in plan.steps] != ["code_analyzer"]:
         return None
     step = plan.steps[0]
-    return {"rationale": "trace the calls", "steps": [{"id": "callgraph", "tool": step.tool, "args": step.args}]}
+    return {
+        "rationale": "trace the calls",
+        "steps": [{"id": "callgraph", "tool": step.tool, "args": step.args}],
+    }
 
 
 def call_graph_review(prompt: str) -> dict[str, Any]:

@@ -64,7 +64,9 @@ def described(project: Project, root: Path) -> dict[str, Any]:
     return {**project.model_dump(), "files": len(find_sources(root, SOURCES[project.registry]))}
 
 
-async def ask_all(stack: Stack, cases: CaseFile, roots: dict[str, Path], limit_s: float) -> list[dict[str, Any]]:
+async def ask_all(
+    stack: Stack, cases: CaseFile, roots: dict[str, Path], limit_s: float
+) -> list[dict[str, Any]]:
     settings = Settings()
     answers = []
     async with kafka_door(

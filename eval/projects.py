@@ -51,7 +51,14 @@ def fetch(project: Project, cache: Path = CACHE) -> Path:
             "--no-binary", project.name, f"{project.name}=={project.version}", "-d", str(folder),
         ]  # fmt: skip
     else:
-        command = ["npm", "pack", "--silent", f"{project.name}@{project.version}", "--pack-destination", str(folder)]
+        command = [
+            "npm",
+            "pack",
+            "--silent",
+            f"{project.name}@{project.version}",
+            "--pack-destination",
+            str(folder),
+        ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=600)
     found = archive(project, cache)
     if found is None:
@@ -70,4 +77,3 @@ def unpack(path: Path, into: Path) -> Path:
             into.mkdir(parents=True, exist_ok=True)
             tar.extractall(into, filter="data")
     return root
-

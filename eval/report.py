@@ -29,6 +29,10 @@ def summary(answers: list[Results]) -> Results:
     }
 
 
+def ok(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
 
@@ -41,7 +45,6 @@ def _cell(text: str, limit: int = 300) -> str:
 def markdown(results: Results) -> str:
     answers: list[Results] = results["answers"]
     s = summary(answers)
-    ok = lambda met: "met" if met else "**not met**"  # noqa: E731
     lines = [
         "# Call-graph evaluation (`make eval`)",
         "",

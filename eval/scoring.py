@@ -51,7 +51,9 @@ class Verdict:
     reason: str
 
 
-def judge(status: str | None, reason: str | None, result: JsonValue, expected: Sequence[Sequence[str]]) -> Verdict:
+def judge(
+    status: str | None, reason: str | None, result: JsonValue, expected: Sequence[Sequence[str]]
+) -> Verdict:
     """Right when the task succeeded and one of its paths matches one of the expected ones; else why not."""
     if status is None:
         return Verdict(False, "no end heard within the harness's time limit")
@@ -65,5 +67,7 @@ def judge(status: str | None, reason: str | None, result: JsonValue, expected: S
     if any(path_matches(want, got) for want in expected for got in paths):
         return Verdict(True, "")
     if any(path_matches(want, [_importable(n) for n in got]) for want in expected for got in paths):
-        return Verdict(False, "the expected path, but named from the `src/` folder (src layout not recognised)")
+        return Verdict(
+            False, "the expected path, but named from the `src/` folder (src layout not recognised)"
+        )
     return Verdict(False, f"{len(paths)} path(s), none the expected one; shortest: {' -> '.join(paths[0])}")
