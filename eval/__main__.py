@@ -105,6 +105,9 @@ def main(argv: list[str]) -> int:
     if args.render:
         saved = json.loads(args.render.read_text())
         saved["notes"] = [*saved.get("notes", []), *args.note]
+        notes = {c.id: c.note for c in load_cases().case}
+        for answer in saved["answers"]:
+            answer["note"] = notes.get(answer["case"], answer.get("note", ""))
         report.write(saved, args.docs)
         return 0
     cases = chosen(load_cases(), args.only)

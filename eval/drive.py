@@ -32,6 +32,7 @@ class Answer:
     why: str
     paths_found: int
     paths: list[list[str]]
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,5 +57,13 @@ async def ask(door: KafkaDoor, case: Case, root: Path, limit_s: float) -> Answer
     verdict = judge(status, reason, result, case.expected)
     paths = paths_in(result) or []
     return Answer(
-        case.id, case.project, status, seconds, verdict.right, verdict.reason, len(paths), paths[:SHOWN_PATHS]
+        case.id,
+        case.project,
+        status,
+        seconds,
+        verdict.right,
+        verdict.reason,
+        len(paths),
+        paths[:SHOWN_PATHS],
+        case.note,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.report import percentile
 
-__all__ = ["TARGET_RIGHT", "TARGET_SECONDS", "markdown", "summary", "write"]
+__all__ = ["TARGET_RIGHT", "TARGET_SECONDS", "gap", "markdown", "summary", "write"]
 
 Results = dict[str, Any]
 TARGET_RIGHT = 0.95
@@ -27,6 +27,23 @@ def summary(answers: list[Results]) -> Results:
         "over_limit": sum(a["status"] is None or a["seconds"] > TARGET_SECONDS for a in answers),
         "size_failures": sum("size" in a["why"] or "too large" in a["why"] for a in answers),
     }
+
+
+# (words in a failure's reason, the gap they show), first match wins.
+_GAPS = (
+    ("src layout", "src layout: modules named from the `src/` folder"),
+    ("RecursionError", "the analyser crashes (RecursionError) on the project"),
+    ("took longer than", "analysis over code_analyzer's time limit"),
+    ("no source files of a known language", "no JavaScript/TypeScript analyser"),
+    ("no end heard", "no end within the harness's limit"),
+    ("no call path", "a call on the way not resolved"),
+    ("none the expected one", "other paths found, not the expected one"),
+)
+
+
+def gap(why: str) -> str:
+    """Which shortcoming a failure's reason points at."""
+    return next((name for words, name in _GAPS if words in why), "other")
 
 
 def ok(met: bool) -> str:
@@ -108,9 +125,19 @@ def markdown(results: Results) -> str:
     failures = [a for a in answers if not a["right"]]
     lines += ["", "## Failures", ""]
     if failures:
-        lines += ["| case | status | time | why |", "|---|---|---:|---|"]
+        gaps: dict[str, int] = {}
+        for a in failures:
+            gaps[gap(a["why"])] = gaps.get(gap(a["why"]), 0) + 1
+        lines += ["| gap | cases |", "|---|---:|"]
+        lines += [f"| {name} | {count} |" for name, count in sorted(gaps.items(), key=lambda g: -g[1])]
         lines += [
-            f"| {a['case']} | {a['status'] or 'no end'} | {_s(a['seconds'])} | {_cell(a['why'])} |"
+            "",
+            "| case | status | time | gap | why | what the path goes through |",
+            "|---|---|---:|---|---|---|",
+        ]
+        lines += [
+            f"| {a['case']} | {a['status'] or 'no end'} | {_s(a['seconds'])} | {gap(a['why'])} | "
+            f"{_cell(a['why'])} | {_cell(a.get('note', ''))} |"
             for a in failures
         ]
     else:

@@ -9,6 +9,7 @@ from pydantic import JsonValue, ValidationError
 
 from bench.llm import call_graph_plan, call_graph_review
 from eval.cases import Case, CaseFile, load_cases
+from eval.report import gap
 from eval.scoring import judge, path_matches, paths_in
 
 
@@ -113,3 +114,17 @@ def test_the_scripted_reviewer_approves_found_paths_and_fails_without_any() -> N
     assert approved["verdict"] == "approved"
     assert approved["final_result"] == {"paths": [["a.main", "b.f"], ["a.main", "c.g", "b.f"]]}
     assert call_graph_review(prompt({"paths": []}))["verdict"] == "failed"
+
+
+def test_a_failure_is_put_down_to_the_gap_its_reason_names() -> None:
+    assert gap("the expected path, but named from the `src/` folder (src layout not recognised)").startswith(
+        "src layout"
+    )
+    assert gap("task failed: code_analyzer crashed: RecursionError: maximum recursion depth") == (
+        "the analyser crashes (RecursionError) on the project"
+    )
+    assert gap("task failed: code_analyzer: no source files of a known language (python)") == (
+        "no JavaScript/TypeScript analyser"
+    )
+    assert gap("no call path found") == "a call on the way not resolved"
+    assert gap("task cancelled: by request") == "other"
