@@ -21,7 +21,7 @@ ADMIN_KEY_MADE := $(shell mkdir -p .troupe && umask 077 && { test -s $(ADMIN_KEY
 export TROUPE_OTLP_PORT ?= 4318
 export OTEL_EXPORTER_OTLP_ENDPOINT ?= http://127.0.0.1:$(TROUPE_OTLP_PORT)
 
-.PHONY: help venv infra-up infra-down infra-status lint test test-unit faults contracts run stop bench bench-realistic clean
+.PHONY: help venv infra-up infra-down infra-status lint test test-unit faults contracts run stop bench bench-realistic eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -84,3 +84,6 @@ bench-realistic: venv infra-up  ## tasks at once against an LLM taking 2 s a cal
 
 clean: infra-down  ## stop the servers and delete the virtualenv and every local download, build and data
 	rm -rf $(VENV) .troupe
+
+eval: venv infra-up  ## call-graph tasks on pinned open-source projects through the pipeline; writes docs/eval.md
+	@$(BIN)/python -m eval $(EVAL_ARGS)

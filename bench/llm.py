@@ -1,8 +1,10 @@
 """A scripted LLM on the OpenAI chat-completions wire, run as its own process by the benchmark.
 
 planner: one `math` step (`1+1`), or a step `recalc` when its prompt carries a review (a revision), or one
-python_exec step that sleeps 1 s when the task says `[sandbox-sleep]`;
-reviewer: approves, unless the task says `[revise-once]` and the plan has not been revised yet.
+python_exec step that sleeps 1 s when the task says `[sandbox-sleep]`, or, for a task asking for a call
+sequence (`make eval`), the code_analyzer step the offline planner reads out of its words;
+reviewer: approves, unless the task says `[revise-once]` and the plan has not been revised yet; a call-sequence
+task it approves with the paths found as its final result, and fails when none was found.
 Every answer waits `--delay` seconds, as a real provider takes seconds; a planner call for a task that says
 `[hang]` waits `HANG_S` instead. `GET /stats` tells the calls in flight and their peak (by model), when the
 hung calls returned and when the sandbox runs reported in the reviewer's prompts started and ended.
@@ -27,6 +29,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from schemas import TaskRequest
+from troupe.llm.errors import NoLLMConfigured
+from troupe.llm.offline import offline_plan
+
 PLANNER_MODEL, REVIEWER_MODEL = "bench-planner", "bench-reviewer"
 REVISE_MARKER = "[revise-once]"
 HANG_MARKER = "[hang]"
@@ -42,6 +48,36 @@ SANDBOX_CODE = (
 _STAMPS = re.compile(r"sandbox-start (\d+\.\d+).*?sandbox-end (\d+\.\d+)", re.DOTALL)
 # python_exec's result names its backend; in the prompt it may sit in JSON quoted inside JSON.
 _BACKEND = re.compile(r"backend\W+(docker|bwrap)")
+# code_analyzer's paths in the reviewer's prompt, where each output is JSON text inside JSON.
+_PATHS = re.compile(r'\\?"paths\\?": (\[\[.*?\]\])')
+
+
+def task_of(prompt: str) -> str:
+    """The task's own words in a planner's prompt (its last section, before a revision's review)."""
+    return prompt.rsplit("## Task\n", 1)[-1].split(f"## {REVISION_HEADING}", 1)[0].strip()
+
+
+def call_graph_plan(prompt: str) -> dict[str, Any] | None:
+    """The code_analyzer plan for a call-sequence task, built as the offline planner builds it; else None."""
+    try:
+        plan = offline_plan(TaskRequest(description=task_of(prompt)))
+    except NoLLMConfigured:
+        return None
+    if [step.tool for step in plan.steps] != ["code_analyzer"]:
+        return None
+    step = plan.steps[0]
+    return {
+        "rationale": "trace the calls",
+        "steps": [{"id": "callgraph", "tool": step.tool, "args": step.args}],
+    }
+
+
+def call_graph_review(prompt: str) -> dict[str, Any]:
+    found = _PATHS.search(prompt.split("## Step results", 1)[-1])
+    paths = json.loads(found.group(1).replace('\\"', '"')) if found else []
+    if paths:
+        return {"verdict": "approved", "feedback": "a call path was found", "final_result": {"paths": paths}}
+    return {"verdict": "failed", "feedback": "code_analyzer found no call path", "final_result": None}
 
 
 def plan_for(prompt: str) -> dict[str, Any]:
@@ -50,11 +86,15 @@ def plan_for(prompt: str) -> dict[str, Any]:
             "rationale": "wait",
             "steps": [{"id": "nap", "tool": "python_exec", "args": {"code": SANDBOX_CODE}}],
         }
+    if (traced := call_graph_plan(prompt)) is not None:
+        return traced
     step = "recalc" if REVISION_HEADING in prompt else "calc"
     return {"rationale": "add", "steps": [{"id": step, "tool": "math", "args": {"expression": "1+1"}}]}
 
 
 def review_for(prompt: str) -> dict[str, Any]:
+    if '"tool": "code_analyzer"' in prompt:
+        return call_graph_review(prompt)
     if REVISE_MARKER in prompt and '"recalc"' not in prompt:
         return {"verdict": "revise", "feedback": "check it once more", "final_result": None}
     return {"verdict": "approved", "feedback": "right", "final_result": {"value": 2}}
@@ -187,6 +227,16 @@ def llm_environment(base_url: str) -> dict[str, str]:
         "TROUPE_LLM_RETRY_INITIAL_S": "0.05",
         "TROUPE_LLM_RETRY_MAX_S": "0.2",
         "TROUPE_LLM_TIMEOUT_S": "30",
+    }
+
+
+def offline_environment() -> dict[str, str]:
+    """Every role offline: the offline planner and reviewer (troupe/llm/offline.py), no provider at all."""
+    return {
+        "TROUPE_LLM_PLANNER_CHAIN": "offline",
+        "TROUPE_LLM_REVIEWER_CHAIN": "offline",
+        "TROUPE_LLM_AI_TOOL_CHAIN": "offline",
+        "TROUPE_LLM_CACHE_ENABLED": "false",
     }
 
 

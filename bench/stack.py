@@ -23,7 +23,7 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 
 from bench.in_flight import METRICS_PORT_VARIABLE
-from bench.llm import llm_environment
+from bench.llm import llm_environment, offline_environment
 from troupe.kafka import delete_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,7 +165,6 @@ class Stack:
             for k, v in os.environ.items()
             if not k.endswith("_API_KEY") and k not in ("OTEL_EXPORTER_OTLP_ENDPOINT", "TROUPE_OTLP_ENDPOINT")
         }
-        assert self.llm is not None
         env.update(
             {
                 "PYTHONUNBUFFERED": "1",
@@ -178,7 +177,8 @@ class Stack:
                 "TROUPE_EXECUTOR_READ_ONLY_ROOTS": f'["{REPO / "samples"}"]',
                 "TROUPE_ADMIN_API_KEY": BENCH_API_KEY,
                 "TROUPE_RATE_LIMIT_PER_MINUTE": "100000000",
-                **llm_environment(self.llm_url),
+                # Without the scripted LLM, every role plans and reviews offline (troupe/llm/offline.py).
+                **(llm_environment(self.llm_url) if self.llm else offline_environment()),
                 **self.tuning,
             }
         )
