@@ -3,9 +3,9 @@ given more than one final result.
 
 300 tasks are published straight onto Kafka at once, every task id keyed onto the same partition, so each
 stage's events arrive as one wave on one partition and the parallel consumer holds them all in flight at
-once, far apart in their offsets' commit order. The scripted LLM answers after 1.5 s, so the planner and the
-reviewer each have hundreds of calls open. Then round after round the worker with the most tasks waiting on it
-is killed with `kill -9` mid-work and restarted after a short pause; the gateway goes every third round.
+once, finishing them out of offset order. The scripted LLM answers after 1.5 s, so a planner's or reviewer's
+record stays in flight a while. Then round after round the least-killed worker with tasks waiting on it is
+killed with `kill -9` mid-work and restarted after a short pause; the gateway goes every third round.
 The rounds must land on load, else the run proves nothing and fails: each worker is killed at least once
 while `TROUPE_FAULTS_BURST_MIN_OPEN` tasks are open and `TROUPE_FAULTS_BURST_MIN_WAITING` of them wait on it.
 Figures: printed and written to `$TROUPE_FAULTS_REPORT_DIR/kill9-burst.json`.
@@ -44,8 +44,8 @@ pytestmark = pytest.mark.long_fault
 TASKS = int(os.environ.get("TROUPE_FAULTS_BURST_TASKS", "300"))
 ROUNDS = int(os.environ.get("TROUPE_FAULTS_BURST_ROUNDS", "9"))  # worker kills; the gateway's come on top
 MIN_OPEN = int(os.environ.get("TROUPE_FAULTS_BURST_MIN_OPEN", str(TASKS // 3)))
-# Downstream waves are as steep as the stage before lets them out: on a loaded machine the planner trickles the
-# burst on, and the executor and reviewer keep up with a few tasks each. So by default a kill needs only work.
+# A downstream wave is as steep as the stage before lets it out: on a loaded machine the planner may trickle the
+# burst on, and the executor keep up with a few tasks at a time. So by default a worker's kill needs only work.
 MIN_WAITING = int(os.environ.get("TROUPE_FAULTS_BURST_MIN_WAITING", "1"))
 SEED = int(os.environ.get("TROUPE_FAULTS_SEED", "8"))
 LLM_LATENCY_S = 1.5
