@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.throwaway import owned_by_this_session, throwaway_suffix
 from troupe.kafka import delete_topics, list_topics
 from troupe.settings import Settings
 
@@ -17,7 +16,7 @@ from troupe.settings import Settings
 @pytest.fixture
 def unique() -> str:
     """A short unique suffix for topic, group and database names."""
-    return uuid.uuid4().hex[:12]
+    return throwaway_suffix()
 
 
 @pytest.fixture(scope="session")
@@ -25,17 +24,14 @@ def settings() -> Settings:
     return Settings(service_name="troupe-tests")
 
 
-# A test deployment's topics: a short word and a hex suffix (`t1a2b3c4d5e6f.tasks.submitted`,
-# `it.1a2b3c4d5e6f.a`). A benchmark's (`bench…`) are its own to delete, as it may run beside the tests.
-_THROWAWAY_TOPIC = re.compile(r"^(?!bench)[a-z]+\.?[0-9a-f]{8,12}\.")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _delete_the_sessions_topics(settings: Settings) -> Iterator[None]:
     """Delete, at the end, the test deployments' topics this session created on the local broker.
 
     The broker outlives the session; without this every run left a few thousand partitions on it, which
-    slowed its start by minutes and made every metadata answer (each service start) longer.
+    slowed its start by minutes and made every metadata answer (each service start) longer. Only topics named
+    with a suffix this session handed out (`tests.throwaway`) go: sessions share the broker, and a topic that
+    merely appeared while this one ran may belong to a deployment another session is still running.
     """
     if not reachable(settings.kafka_bootstrap_servers.split(",")[0]):  # unit tests alone run without a broker
         yield
@@ -45,7 +41,7 @@ def _delete_the_sessions_topics(settings: Settings) -> Iterator[None]:
     asyncio.run(
         delete_topics(
             settings.kafka_bootstrap_servers,
-            lambda topic: topic not in before and _THROWAWAY_TOPIC.match(topic) is not None,
+            lambda topic: topic not in before and owned_by_this_session(topic),
         )
     )
 

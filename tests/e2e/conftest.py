@@ -29,6 +29,7 @@ from tests.e2e.processes import ServiceProcess, answers, deployment_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
 from tests.integration.conftest import _servers_are_up  # noqa: F401  (autouse: fail fast without servers)
 from tests.stopping import stop_within
+from tests.throwaway import throwaway_suffix
 from troupe.db import make_client
 from troupe.settings import Settings
 
@@ -106,7 +107,7 @@ def running_pipeline(
 ) -> Iterator[Pipeline]:
     """The four services on topics and a database of their own, asking `llm` (or what `llm_env` says), on the
     servers `settings` names; `extra_env` overrides any of their settings."""
-    unique = uuid.uuid4().hex[:8]
+    unique = throwaway_suffix(8)
     logs = tmp_path_factory.mktemp("service-logs")
     # Sandboxed code runs as an unprivileged user, who must be able to enter every folder above its workspace.
     workspaces = Path(tempfile.mkdtemp(prefix="troupe-e2e-"))

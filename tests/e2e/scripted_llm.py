@@ -77,6 +77,9 @@ class ScriptedLLM:
     # The credentials callers sent (Authorization or x-goog-api-key), to show a key was really used.
     credentials: list[str] = field(default_factory=list)
     latency_s: float = 0.0  # every answer waits this long, so a kill can land while a stage is mid-call
+    # Calls being answered now and the most at once, per model: how much work a planner or reviewer had open.
+    open_calls: dict[str, int] = field(default_factory=lambda: {PLANNER_MODEL: 0, REVIEWER_MODEL: 0})
+    peak_open_calls: dict[str, int] = field(default_factory=lambda: {PLANNER_MODEL: 0, REVIEWER_MODEL: 0})
 
     def asked(self, role: str, marker: str) -> bool:
         return any(r == role and marker in prompt for r, prompt in list(self.seen))
@@ -97,10 +100,15 @@ class ScriptedLLM:
         prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
         role = "planner" if model == PLANNER_MODEL else "reviewer"
         self.seen.append((role, prompt))
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
-        if f"[slow:{role}]" in prompt:
-            await asyncio.sleep(SLOW_S)
+        self.open_calls[model] = self.open_calls.get(model, 0) + 1
+        self.peak_open_calls[model] = max(self.peak_open_calls.get(model, 0), self.open_calls[model])
+        try:
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
+            if f"[slow:{role}]" in prompt:
+                await asyncio.sleep(SLOW_S)
+        finally:
+            self.open_calls[model] -= 1
         answer = plan_for(prompt) if model == PLANNER_MODEL else review_for(prompt)
         return JSONResponse(
             {

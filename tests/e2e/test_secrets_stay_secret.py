@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from tests.e2e.processes import ServiceProcess, answers, deployment_environment
 from tests.e2e.scripted_llm import PLANNER_MODEL, REVIEWER_MODEL, ScriptedLLM, llm_environment, scripted_llm
 from tests.e2e.secret_scan import Finding, find_secrets
 from tests.e2e.test_pipeline_over_kafka import DEMO
+from tests.throwaway import throwaway_suffix
 from troupe.consumer_lag import topic_partitions
 from troupe.db import make_client
 from troupe.settings import Settings
@@ -65,7 +65,7 @@ def provider_keys() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def deployment(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """The four services with every kind of key set: unlike the shared pipeline, provider keys are kept."""
-    unique = uuid.uuid4().hex[:8]
+    unique = throwaway_suffix(8)
     logs = tmp_path_factory.mktemp("secret-scan-logs")
     workspaces = Path(tempfile.mkdtemp(prefix="troupe-secrets-"))
     workspaces.chmod(0o755)

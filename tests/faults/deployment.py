@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from tests.e2e.conftest import WORKERS, free_port
 from tests.e2e.processes import ServiceProcess, answers, deployment_environment
 from tests.e2e.scripted_llm import ScriptedLLM, llm_environment, scripted_llm
+from tests.throwaway import throwaway_suffix
 from troupe.db import make_client
 from troupe.service import group_name
 from troupe.settings import Settings
@@ -62,11 +63,15 @@ def consumer_groups(settings: Settings) -> dict[str, list[str]]:
 
 @asynccontextmanager
 async def deployment(
-    settings: Settings, logs: Path, replicas: int = 1, llm_latency_s: float = 0.0
+    settings: Settings,
+    logs: Path,
+    replicas: int = 1,
+    llm_latency_s: float = 0.0,
+    env_extra: dict[str, str] | None = None,
 ) -> AsyncIterator[Deployment]:
-    unique = uuid.uuid4().hex[:8]
+    unique = throwaway_suffix(8)
     own = settings.model_copy(
-        update={"topic_prefix": f"fault{unique}", "mongodb_database": f"fault_{unique}"}
+        update={"topic_prefix": f"fault-{unique}", "mongodb_database": f"fault_{unique}"}
     )
     workspaces = _workspace_root()
     with scripted_llm(latency_s=llm_latency_s) as llm:
@@ -80,6 +85,7 @@ async def deployment(
                 "TROUPE_ADMIN_API_KEY": f"trp_faults_{uuid.uuid4().hex}",
                 # The runs submit hundreds of tasks through one key; the limit is not what they test.
                 "TROUPE_RATE_LIMIT_PER_MINUTE": "1000000",
+                **(env_extra or {}),
             },
         )
         # Thousands of tasks' spans would only load the shared trace store, which these runs do not read.

@@ -8,7 +8,6 @@ import asyncio
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from schemas import FinalStatus, TaskFinished
 from tests.e2e.conftest import drop_database, free_port
 from tests.e2e.processes import ServiceProcess, answers, base_environment
 from tests.faults.gateway_fuzz import FuzzFigures, fuzz_operation, load_operations
+from tests.throwaway import throwaway_suffix
 from troupe.settings import Settings
 
 # Far above what a fuzzer sends in a minute, so the limit never decides an answer (429 would still be
@@ -52,7 +52,7 @@ class KnownTasks:
 @pytest.fixture(scope="module")
 def gateway(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedGateway]:
     """The gateway alone (no workers: submitted tasks stay submitted) on topics and a database of its own."""
-    unique = uuid.uuid4().hex[:8]
+    unique = throwaway_suffix(8)
     deployment = settings.model_copy(
         update={"topic_prefix": f"fuzz{unique}", "mongodb_database": f"fuzz_{unique}"}
     )
