@@ -95,6 +95,8 @@ def plan_for(prompt: str) -> dict[str, Any]:
 def review_for(prompt: str) -> dict[str, Any]:
     if '"tool": "code_analyzer"' in prompt:
         return call_graph_review(prompt)
+    if SANDBOX_MARKER in prompt and sandbox_run(prompt) is None:
+        return {"verdict": "failed", "feedback": "the sandbox run did not finish", "final_result": None}
     if REVISE_MARKER in prompt and '"recalc"' not in prompt:
         return {"verdict": "revise", "feedback": "check it once more", "final_result": None}
     return {"verdict": "approved", "feedback": "right", "final_result": {"value": 2}}
@@ -108,6 +110,11 @@ def sandbox_run(prompt: str) -> tuple[float, float, str] | None:
         return None
     backend = _BACKEND.search(prompt)
     return float(found.group(1)), float(found.group(2)), backend.group(1) if backend else "?"
+
+
+def _step_results(prompt: str) -> str:
+    """The part of a reviewer's prompt that shows the step results, cut short."""
+    return prompt[prompt.find('"step_id"') :][:600] if '"step_id"' in prompt else prompt[-600:]
 
 
 def completion(model: str, answer: dict[str, Any]) -> bytes:
@@ -170,6 +177,8 @@ class Script:
     in_flight: InFlight = field(default_factory=InFlight)
     hung_returned: list[float] = field(default_factory=list)
     sandbox_runs: list[tuple[float, float, str]] = field(default_factory=list)
+    # What the reviewer was shown for sandbox steps that did not finish: a few, to say why in the report.
+    sandbox_misses: list[str] = field(default_factory=list)
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
@@ -181,8 +190,11 @@ class Script:
                 await asyncio.sleep(HANG_S if hung else self.delay_s)
         if hung:
             self.hung_returned.append(time.time())
-        if model == REVIEWER_MODEL and (run := sandbox_run(prompt)) is not None:
-            self.sandbox_runs.append(run)
+        if model == REVIEWER_MODEL and SANDBOX_MARKER in prompt:
+            if (run := sandbox_run(prompt)) is not None:
+                self.sandbox_runs.append(run)
+            elif len(self.sandbox_misses) < 3:
+                self.sandbox_misses.append(_step_results(prompt))
         return Response(completion(model, answer_for(model, prompt)), media_type="application/json")
 
     async def stats(self, request: Request) -> JSONResponse:
@@ -194,6 +206,7 @@ class Script:
                 "peak_in_flight_total": self.in_flight.peak_total,
                 "hung_returned": self.hung_returned,
                 "sandbox_runs": self.sandbox_runs,
+                "sandbox_misses": self.sandbox_misses,
             }
         )
 
@@ -201,6 +214,7 @@ class Script:
         self.in_flight.reset()
         self.hung_returned.clear()
         self.sandbox_runs.clear()
+        self.sandbox_misses.clear()
         return JSONResponse({})
 
 

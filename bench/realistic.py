@@ -205,6 +205,7 @@ async def sandbox_case(
         "started_per_s": mean,
         "most_started_in_1_s": most,
         "peak_running": peak_overlap(runs),
+        "misses_shown": stats.get("sandbox_misses", []),
     }
     say(f"  {len(runs)} sandbox runs, {mean:.2f} started/s, at most {peak_overlap(runs)} running at once")
     return phase

@@ -109,13 +109,18 @@ def r2_lines(results: Results) -> list[str]:
     if "r2" not in results:
         return ["(not run)"]
     phase, sandbox = results["r2"], results["r2"]["sandbox"]
+    misses = [
+        f"- A step the reviewer saw without a finished run: `{m[:300]}`"
+        for m in sandbox.get("misses_shown", [])
+    ]
     return [
-        "| tasks at once | ended | makespan s | tasks/s | p50 s | p95 s | sandbox runs | started per s "
+        "| tasks at once | ended | succeeded | makespan s | tasks/s | p50 s | p95 s | sandbox runs | started per s "
         "| most started in 1 s | most running at once | backend |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        f"| {phase['tasks']} | {phase['finished']} | {_s(phase['makespan_s'])} | {phase['tasks_per_s']:.2f} "
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| {phase['tasks']} | {phase['finished']} | {phase.get('succeeded', '-')} | {_s(phase['makespan_s'])} | {phase['tasks_per_s']:.2f} "
         f"| {_s(phase['p50_s'])} | {_s(phase['p95_s'])} | {sandbox['runs']} | {sandbox['started_per_s']:.2f} "
         f"| {sandbox['most_started_in_1_s']} | {sandbox['peak_running']} | {', '.join(sandbox['backends'])} |",
+        *misses[:1],
     ]
 
 
