@@ -32,6 +32,7 @@ from toolbox.code_analyzer.javascript.bindings import (
 from toolbox.code_analyzer.javascript.modules import ModuleTable
 from toolbox.code_analyzer.javascript.syntax import Node, field, line, parse, string_value, text
 from toolbox.code_analyzer.model import FileError, FunctionKind
+from toolbox.code_analyzer.source_files import read_source
 
 __all__ = ["collect"]
 
@@ -51,7 +52,6 @@ _TRANSPARENT = frozenset(
 _FOLLOWED = frozenset(
     {"identifier", "member_expression", "new_expression", "call_expression", "this", "subscript_expression"}
 )
-_MAX_FILE_BYTES = 2_000_000
 # Nodes that hold no calls and no bindings: TypeScript's types, and literals without code in them.
 _INERT = frozenset(
     {
@@ -104,14 +104,7 @@ class _Collector:
     def load(self, rel: str) -> None:
         path = self.root / rel
         try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise OSError("not a regular file")  # a FIFO would block the read
-            if size > _MAX_FILE_BYTES:
-                raise OSError(
-                    f"{size} bytes, over the {_MAX_FILE_BYTES} a source file may have (likely generated)"
-                )
-            source = path.read_bytes()
+            source = read_source(path)
         except OSError as e:
             self.project.errors.append(FileError(file=rel, line=None, message=f"cannot read: {e}"))
             return

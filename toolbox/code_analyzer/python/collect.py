@@ -27,6 +27,7 @@ from toolbox.code_analyzer.python.bindings import (
 )
 from toolbox.code_analyzer.python.entry_points import read_entry_points
 from toolbox.code_analyzer.python.roots import imported_heads, module_names
+from toolbox.code_analyzer.source_files import read_source
 
 __all__ = ["RESOLVE_SHARE", "collect", "module_name"]
 
@@ -108,7 +109,7 @@ class _Collector:
     def parse(self, file: Path) -> ast.Module | None:
         rel = self._rel(file)
         try:
-            source = file.read_text(encoding="utf-8", errors="replace")
+            source = read_source(file).decode("utf-8", errors="replace")
             return ast.parse(source, filename=rel)
         except SyntaxError as e:
             self.errors.append(FileError(file=rel, line=e.lineno, message=f"syntax error: {e.msg}"))

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from toolbox.code_analyzer.source_files import read_source
+
 __all__ = ["from_pyproject", "from_setup_cfg", "read_entry_points"]
 
 
@@ -53,10 +55,10 @@ def read_entry_points(folders: Iterable[Path]) -> tuple[dict[str, str], list[str
     for folder in folders:
         for name, parse in (("setup.cfg", from_setup_cfg), ("pyproject.toml", from_pyproject)):
             path = folder / name
-            if not path.is_file() or path.is_symlink():
+            if not path.exists():
                 continue
             try:
-                found.update(parse(path.read_text(encoding="utf-8", errors="replace")))
+                found.update(parse(read_source(path).decode("utf-8", errors="replace")))
             except (OSError, ValueError, configparser.Error) as e:
                 problems.append(f"{path.name} in {folder.name or folder} could not be read: {e}")
     return found, problems
