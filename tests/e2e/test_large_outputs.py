@@ -1,5 +1,6 @@
-"""A call-graph task over a real tree whose analysis is about a megabyte: kept as an artefact, approved offline from
-its excerpt, and downloadable byte-identical by its tenant only."""
+"""A call-graph task over a real tree whose analysis is several megabytes: kept as an artefact, approved offline on
+the verifier's check of the whole graph (which the verdict cites), and downloadable byte-identical by its tenant
+only."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.e2e.scripted_llm import scripted_llm
 from troupe.db import make_client
 from troupe.settings import Settings
 
-# Troupe's own packages: about 200 files, an analysis of about 1 MB.
+# Troupe's own packages and tests: about 400 files, an analysis of several MB.
 PACKAGES = (
     "troupe",
     "schemas",
@@ -30,6 +31,8 @@ PACKAGES = (
     "gateway_svc",
     "toolbox",
     "bench",
+    "eval",
+    "tests",
 )
 OFFLINE = {
     "TROUPE_LLM_PLANNER_CHAIN": "offline",
@@ -77,7 +80,7 @@ async def acme(offline_pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def test_a_megabyte_analysis_is_kept_whole_approved_offline_and_downloadable(
+async def test_a_several_megabyte_analysis_is_kept_whole_approved_offline_and_downloadable(
     acme: httpx.AsyncClient, offline_pipeline: Pipeline, tree: Path
 ) -> None:
     description = f"Find the call sequence from main() to ensure_topics() in {tree}"
@@ -99,14 +102,21 @@ async def test_a_megabyte_analysis_is_kept_whole_approved_offline_and_downloadab
     assert task["status"] == "succeeded", task.get("error")
     result = task["result"]
     ref = result["artefact"]
-    assert ref["size"] > 500_000 and ref["media_type"] == "application/json"
+    print(f"analysis artefact: {ref['size']} bytes")
+    assert ref["size"] > 2_000_000 and ref["media_type"] == "application/json"
+    # The approval rests on the verifier's check of the whole graph, and says so.
+    review = task["review"]
+    checked = {f["id"]: f for f in review["findings"]}
+    assert checked and all(f["status"] == "ok" for f in checked.values())
+    assert set(review["citations"]) <= set(checked) and review["citations"]
+    assert any(ref["id"] in json.dumps(f["evidence"]) for f in checked.values())
     assert result["excerpt"]["targets"] == ["troupe.kafka.ensure_topics"]
     assert result["excerpt"]["paths"] and all(
         p[-1] == "troupe.kafka.ensure_topics" for p in result["excerpt"]["paths"]
     )
 
     [listed] = (await acme.get(f"/tasks/{task_id}/artifacts")).json()["items"]
-    assert listed == ref
+    assert {k: listed[k] for k in ref} == ref and listed["step"].startswith("1/")
     body = (await acme.get(f"/tasks/{task_id}/artifacts/{ref['id']}")).content
     assert len(body) == ref["size"] and hashlib.sha256(body).hexdigest() == ref["sha256"]
     whole = json.loads(body)
