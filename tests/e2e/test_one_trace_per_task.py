@@ -151,8 +151,18 @@ async def test_a_revised_task_is_one_trace_from_the_gateway_through_every_servic
     assert Counter(s.attributes["troupe.llm.role"] for s in llm) == {"planner": 2, "reviewer": 2}
     assert all(s.attributes["gen_ai.usage.input_tokens"] > 0 for s in llm)
     assert all(s.attributes["gen_ai.request.model"] for s in llm)
-    # Each LLM call sits under the consume span of the event that asked for it.
-    assert all(by_id[s.parent_id].kind == CONSUMER for s in llm)
+    # Each LLM call sits under the consume span of the event that asked for it: the planner's directly, the
+    # reviewer's inside its review span (which carries the verifier findings).
+    for call in llm:
+        parent = by_id[call.parent_id]
+        if call.attributes["troupe.llm.role"] == "reviewer":
+            assert parent.name == "review", parent.name
+            parent = by_id[parent.parent_id]
+        assert parent.kind == CONSUMER, (call.name, parent.name)
+    reviews = [s for s in spans if s.name == "review"]
+    [approval] = [s for s in reviews if s.attributes["troupe.review.verdict"] == "approved"]
+    assert len(reviews) == 2 and approval.attributes["troupe.review.findings"] >= 1
+    assert approval.attributes["troupe.review.findings_failed"] == 0
 
     tools = [s for s in spans if s.name.startswith("tool ")]
     assert [(s.service, s.name) for s in tools] == [("executor", "tool code_analyzer")] * 2
