@@ -158,3 +158,29 @@ def test_a_function_passed_to_a_parameter_the_callee_calls_is_called_by_the_call
     } <= callbacks
     assert ["core.main", "core.raw_main", "core.program"] in result.paths
     assert ("core.raw_main", "core.audit") not in callbacks  # `log` is passed, never called
+
+
+def test_a_method_called_on_self_also_reaches_the_overrides_in_subclasses(tmp_path: Path) -> None:
+    # click's `BaseCommand.main` calls `self.invoke(ctx)`; Command and MultiCommand override invoke.
+    result = _analyse(
+        tmp_path,
+        {
+            "core.py": (
+                "class BaseCommand:\n"
+                "    def main(self):\n        return self.invoke()\n"
+                "    def invoke(self):\n        pass\n\n"
+                "class Command(BaseCommand):\n    def invoke(self):\n        pass\n\n"
+                "class MultiCommand(Command):\n    def invoke(self):\n        pass\n\n"
+                "class Plain(BaseCommand):\n    def other(self):\n        pass\n\n"
+                "def run(cmd: BaseCommand):\n    cmd.invoke()\n"
+            )
+        },
+        "BaseCommand.main",
+        "MultiCommand.invoke",
+    )
+    assert ("core.BaseCommand.main", "core.BaseCommand.invoke") in _edges(result)
+    assert _edges(result, "override") == {
+        ("core.BaseCommand.main", "core.Command.invoke"),
+        ("core.BaseCommand.main", "core.MultiCommand.invoke"),
+    }
+    assert result.paths == [["core.BaseCommand.main", "core.MultiCommand.invoke"]]

@@ -180,6 +180,9 @@ class _Resolver:
         # The bindings being resolved right now, by id: meeting one again is a cycle (`self.x = self.x.y`).
         self.active: set[int] = set()
         self.called_params: dict[str, dict[str, int]] = {}
+        self.subclasses: dict[str, set[str]] | None = (
+            None  # direct subclasses in the project, built when needed
+        )
 
     def aliases(self, project: Project) -> dict[str, list[str]]:
         found: dict[str, set[str]] = {}
@@ -199,7 +202,52 @@ class _Resolver:
         target = self._callee(call.func, scope, unit)
         for one in _options(target):
             self._record_one(graph, unit, call, call.func, one, "call")
+        self._overrides(graph, unit, call, scope, target)
         self._callbacks(graph, unit, call, scope, target)
+
+    def _overrides(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope, target: _Target) -> None:
+        """`self.invoke()` runs the `invoke` of self's own class, which may be a subclass that overrides it: an
+        edge of kind override to each subclass in the project that defines the method itself."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return
+        receiver = self._lookup(func.value.id, scope)
+        if not isinstance(receiver, SelfOf):
+            return
+        if not any(isinstance(one, _Symbol) and one.name in self.units for one in _options(target)):
+            return
+        for sub in self._descendants(receiver.cls):
+            if func.attr in self.classes[sub].members:
+                graph.edges.append(
+                    CallEdge(
+                        caller=unit.name,
+                        callee=f"{sub}.{func.attr}",
+                        file=unit.file,
+                        line=call.lineno,
+                        kind="override",
+                    )
+                )
+
+    def _descendants(self, cls: str) -> list[str]:
+        if self.subclasses is None:
+            self.subclasses = {}
+            for name, klass in self.classes.items():
+                for base in klass.bases:
+                    try:
+                        resolved = self._expr(base, klass.scope, self.units[name], 0)
+                    except RecursionError:  # as in build_graph: this base only
+                        continue
+                    for one in _options(resolved):
+                        if isinstance(one, _Symbol) and one.name in self.classes and one.name != name:
+                            self.subclasses.setdefault(one.name, set()).add(name)
+        found: list[str] = []
+        todo = sorted(self.subclasses.get(cls, ()))
+        while todo:
+            current = todo.pop(0)
+            if current not in found and current != cls:
+                found.append(current)
+                todo += sorted(self.subclasses.get(current, ()))
+        return found
 
     def _record_one(
         self, graph: CallGraph, unit: Unit, call: ast.Call, expr: ast.expr, target: _Target, kind: EdgeKind
