@@ -184,3 +184,20 @@ def test_a_method_called_on_self_also_reaches_the_overrides_in_subclasses(tmp_pa
         ("core.BaseCommand.main", "core.MultiCommand.invoke"),
     }
     assert result.paths == [["core.BaseCommand.main", "core.MultiCommand.invoke"]]
+
+
+def test_literal_locals_are_builtins_and_an_unresolved_call_is_listed_once(tmp_path: Path) -> None:
+    # click's `rv = []` then `rv.append(...)`, and `_compat`'s `stream = stream._stream` over a parameter.
+    result = _analyse(
+        tmp_path,
+        {
+            "m.py": (
+                "def collect(words):\n    rv = []\n    seen = {}\n    rv.append(1)\n    seen.get(1)\n\n"
+                "def unwrap(stream):\n    while stream:\n        stream = stream._stream\n"
+                "    return stream.name.startswith('x')\n"
+            )
+        },
+    )
+    external = {(c.caller, c.callee) for c in result.graph.external}
+    assert {("m.collect", "builtins.list.append"), ("m.collect", "builtins.dict.get")} <= external
+    assert [u.expression for u in result.unresolved] == ["stream.name.startswith"]

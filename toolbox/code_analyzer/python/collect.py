@@ -9,6 +9,7 @@ from pathlib import Path
 from toolbox.code_analyzer.base import Deadline
 from toolbox.code_analyzer.model import FileError, FunctionKind
 from toolbox.code_analyzer.python.bindings import (
+    LITERAL_TYPES,
     PROPERTY_DECORATORS,
     Alias,
     Annotated,
@@ -242,7 +243,10 @@ class _Collector:
         if isinstance(value, ast.Call):
             label = target.id if isinstance(target, ast.Name) else source_text(target)  # unparse is slow
             binding = InstanceOf(value.func, scope, label)
-        elif isinstance(value, ast.Name | ast.Attribute | ast.IfExp | ast.Constant):
+        elif value is not None and (
+            isinstance(value, ast.Name | ast.Attribute | ast.IfExp | ast.Constant)
+            or type(value) in LITERAL_TYPES
+        ):
             binding = Alias(value, scope)
             if isinstance(target, ast.Name) and (scope.parent is None or scope.is_class):
                 self.project.aliases.append((target.id, binding, unit))

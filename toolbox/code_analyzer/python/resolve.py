@@ -101,7 +101,10 @@ def _union(options: list[_Target]) -> _Target:
     flat: list[_Target] = []
     for option in options:
         for one in option.options if isinstance(option, _Union) else (option,):
-            if one not in flat:
+            # One reason is enough: each unresolved option becomes an unresolved entry for the same call.
+            if one not in flat and not (
+                isinstance(one, _Unresolved) and any(isinstance(f, _Unresolved) for f in flat)
+            ):
                 flat.append(one)
     if len(flat) > 1 and _NONE in flat:
         flat.remove(_NONE)  # `-> C | None`, an early `return None`: the calls made on it are C's
