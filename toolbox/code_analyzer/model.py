@@ -20,7 +20,8 @@ __all__ = [
 
 FunctionKind = Literal["module", "function", "method", "class"]
 # "callback": the function is passed as an argument (`map(f, xs)`, `Thread(target=f)`), to be called later.
-EdgeKind = Literal["call", "callback"]
+# "override": `self.run()` in a class may run a subclass's own `run`, when self is an instance of that subclass.
+EdgeKind = Literal["call", "callback", "override"]
 
 
 class Function(BaseModel):

@@ -5,8 +5,9 @@ is bound to: definitions, imports (absolute, relative, aliased, star), simple al
 (`x = Class()`, `self.x = Class()`, annotated parameters), plus the calls each unit makes. `resolve` follows
 every call through those bindings, with Python's scoping (class bodies are invisible to their methods),
 re-exports, inheritance and `super()`, through what functions return (their annotation, else the classes
-their `return`s construct) and into functions passed as arguments (callback edges). Bindings are flow-insensitive: a name bound twice to different things in
-one scope becomes unknown, so a call through it is reported unresolved instead of guessed.
+their `return`s construct), `with ... as` (what `__enter__` gives) and into functions passed as arguments
+(callback edges, also from the callee that calls the parameter they land in). Bindings are flow-insensitive: a
+name bound twice in one scope is either of the things bound, and one defined through itself is unresolved.
 """
 
 from __future__ import annotations

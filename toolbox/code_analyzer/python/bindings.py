@@ -19,14 +19,17 @@ __all__ = [
     "Annotated",
     "Binding",
     "ClassInfo",
+    "Entered",
     "InstanceOf",
     "Project",
     "Ref",
     "Scope",
     "SelfOf",
+    "Several",
     "Unit",
     "Unknown",
     "decorator_name",
+    "joined",
     "parse_annotation",
     "scope_chain",
     "source_text",
@@ -91,11 +94,38 @@ class SelfOf:
 
 
 @dataclass(frozen=True)
+class Entered:
+    """Bound by `with expr as name` (`async with`): what the context manager's `__enter__` (`__aenter__`) gives."""
+
+    expr: ast.expr
+    scope: Scope
+    name: str
+    method: str  # __enter__ or __aenter__
+
+
+@dataclass(frozen=True)
 class Unknown:
     reason: str
 
 
-Binding = Ref | Alias | InstanceOf | Annotated | SelfOf | Unknown
+@dataclass(frozen=True)
+class Several:
+    """A name bound more than once in one scope (`x = A()`, later `x = B()`): any of them, as for `A() if c else B()`."""
+
+    options: tuple[Binding, ...]
+
+
+Binding = Ref | Alias | InstanceOf | Annotated | SelfOf | Entered | Unknown | Several
+
+
+def joined(old: Binding | None, new: Binding) -> Binding:
+    """What a name holds once `new` is bound to it as well as `old` (flow-insensitive, so both)."""
+    if old is None or old == new:
+        return new
+    before = old.options if isinstance(old, Several) else (old,)
+    if new in before:
+        return old
+    return Several((*before, new))
 
 
 @dataclass(eq=False)
@@ -107,11 +137,12 @@ class Scope:
     stars: list[str] = field(default_factory=list)
 
     def bind(self, name: str, binding: Binding) -> None:
-        old = self.bindings.get(name)
-        if old is None or old == binding:
-            self.bindings[name] = binding
-        elif not isinstance(old, Unknown):
-            self.bindings[name] = Unknown(f"'{name}' is bound to different things in one scope")
+        self.bindings[name] = joined(self.bindings.get(name), binding)
+
+    def holds(self, name: str, binding: Binding) -> bool:
+        """Whether `binding` is (one of) what `name` is bound to here."""
+        bound = self.bindings.get(name)
+        return bound is binding or (isinstance(bound, Several) and any(b is binding for b in bound.options))
 
 
 @dataclass(eq=False)
@@ -125,6 +156,7 @@ class Unit:
     calls: list[tuple[ast.Call, Scope]] = field(default_factory=list)
     returns: Annotated | None = None  # the return annotation, read in the scope the function is defined in
     returned: list[ast.expr] = field(default_factory=list)  # the values of its `return` statements
+    params: list[str] = field(default_factory=list)  # positional and keyword parameters, in order
 
 
 @dataclass(eq=False)

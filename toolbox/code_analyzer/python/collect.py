@@ -9,11 +9,13 @@ from pathlib import Path
 from toolbox.code_analyzer.base import Deadline
 from toolbox.code_analyzer.model import FileError, FunctionKind
 from toolbox.code_analyzer.python.bindings import (
+    LITERAL_TYPES,
     PROPERTY_DECORATORS,
     Alias,
     Annotated,
     Binding,
     ClassInfo,
+    Entered,
     InstanceOf,
     Project,
     Ref,
@@ -22,6 +24,7 @@ from toolbox.code_analyzer.python.bindings import (
     Unit,
     Unknown,
     decorator_name,
+    joined,
     parse_annotation,
     source_text,
 )
@@ -194,8 +197,7 @@ class _Collector:
             elif isinstance(child, ast.ExceptHandler | ast.match_case):
                 self._children(child, scope, prefix, unit, cls)
             elif isinstance(child, ast.withitem):
-                if child.optional_vars is not None:
-                    self._shadow(child.optional_vars, scope)
+                self._with(child, scope, isinstance(node, ast.AsyncWith))
                 self._expr_calls(child.context_expr, scope, unit)
             elif isinstance(child, ast.expr):
                 self._expr_calls(child, scope, unit)
@@ -213,6 +215,15 @@ class _Collector:
             elif isinstance(sub, ast.Lambda):
                 for arg in [*sub.args.posonlyargs, *sub.args.args, *sub.args.kwonlyargs]:
                     scope.bind(arg.arg, Unknown(f"'{arg.arg}' is a lambda parameter"))
+
+    def _with(self, item: ast.withitem, scope: Scope, asynchronous: bool) -> None:
+        """`with Session() as session`: session is what Session's `__enter__` gives (`__aenter__` for async)."""
+        target = item.optional_vars
+        if isinstance(target, ast.Name):
+            method = "__aenter__" if asynchronous else "__enter__"
+            scope.bind(target.id, Entered(item.context_expr, scope, target.id, method))
+        elif target is not None:
+            self._shadow(target, scope)
 
     def _shadow(self, target: ast.expr, scope: Scope) -> None:
         """The names an assignment target rebinds; `x.attr = ...` and `x[i] = ...` rebind no name."""
@@ -233,7 +244,10 @@ class _Collector:
         if isinstance(value, ast.Call):
             label = target.id if isinstance(target, ast.Name) else source_text(target)  # unparse is slow
             binding = InstanceOf(value.func, scope, label)
-        elif isinstance(value, ast.Name | ast.Attribute | ast.IfExp):
+        elif value is not None and (
+            isinstance(value, ast.Name | ast.Attribute | ast.IfExp | ast.Constant)
+            or type(value) in LITERAL_TYPES
+        ):
             binding = Alias(value, scope)
             if isinstance(target, ast.Name) and (scope.parent is None or scope.is_class):
                 self.project.aliases.append((target.id, binding, unit))
@@ -256,11 +270,7 @@ class _Collector:
 
     def _set_attribute(self, cls: str, name: str, binding: Binding) -> None:
         attrs = self.classes[cls].attributes
-        old = attrs.get(name)
-        if old is None or old == binding:
-            attrs[name] = binding
-        else:
-            attrs[name] = Unknown(f"attribute '{name}' of {cls} is set to different things")
+        attrs[name] = joined(attrs.get(name), binding)
 
     def _import_from(self, node: ast.ImportFrom, scope: Scope) -> None:
         base = self._absolute(node, scope.module)
@@ -321,6 +331,7 @@ class _Collector:
         kind: FunctionKind = "method" if cls is not None else "function"
         rel = self.units[scope.module].file
         fn = Unit(name=name, kind=kind, file=rel, line=node.lineno, scope=own, cls=cls)
+        fn.params = [p.arg for p in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]]
         if node.returns is not None:
             fn.returns = Annotated(parse_annotation(node.returns), scope, f"{node.name}()")
         self.units[name] = fn

@@ -15,11 +15,13 @@ from toolbox.code_analyzer.python.bindings import (
     Alias,
     Annotated,
     Binding,
+    Entered,
     InstanceOf,
     Project,
     Ref,
     Scope,
     SelfOf,
+    Several,
     Unit,
     parse_annotation,
     scope_chain,
@@ -91,11 +93,18 @@ _CALLBACK_TAKERS: dict[str, tuple[int, ...]] = {
 }
 
 
+def _options(target: _Target) -> tuple[_Target, ...]:
+    return target.options if isinstance(target, _Union) else (target,)
+
+
 def _union(options: list[_Target]) -> _Target:
     flat: list[_Target] = []
     for option in options:
         for one in option.options if isinstance(option, _Union) else (option,):
-            if one not in flat:
+            # One reason is enough: each unresolved option becomes an unresolved entry for the same call.
+            if one not in flat and not (
+                isinstance(one, _Unresolved) and any(isinstance(f, _Unresolved) for f in flat)
+            ):
                 flat.append(one)
     if len(flat) > 1 and _NONE in flat:
         flat.remove(_NONE)  # `-> C | None`, an early `return None`: the calls made on it are C's
@@ -128,7 +137,18 @@ def build_graph(project: Project, deadline: Deadline | None = None) -> CallGraph
             )
             break
         for call, scope in unit.calls:
-            resolver.record(graph, unit, call, scope)
+            try:
+                resolver.record(graph, unit, call, scope)
+            except RecursionError:  # a chain the guards did not foresee: this call only, not the analysis
+                graph.unresolved.append(
+                    UnresolvedCall(
+                        caller=unit.name,
+                        expression=source_text(call.func),
+                        file=unit.file,
+                        line=call.lineno,
+                        reason="resolving it recursed too deep",
+                    )
+                )
     graph.edges = sorted(
         {(e.caller, e.callee, e.file, e.line, e.kind): e for e in graph.edges}.values(),
         key=lambda e: (e.caller, e.line, e.callee, e.kind),
@@ -160,6 +180,12 @@ class _Resolver:
         self.classes = project.classes
         self.properties = project.properties
         self.returns_cache: dict[str, _Target] = {}
+        # The bindings being resolved right now, by id: meeting one again is a cycle (`self.x = self.x.y`).
+        self.active: set[int] = set()
+        self.called_params: dict[str, dict[str, int]] = {}
+        self.subclasses: dict[str, set[str]] | None = (
+            None  # direct subclasses in the project, built when needed
+        )
 
     def aliases(self, project: Project) -> dict[str, list[str]]:
         found: dict[str, set[str]] = {}
@@ -177,9 +203,54 @@ class _Resolver:
 
     def record(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope) -> None:
         target = self._callee(call.func, scope, unit)
-        for one in target.options if isinstance(target, _Union) else (target,):
+        for one in _options(target):
             self._record_one(graph, unit, call, call.func, one, "call")
-        self._callbacks(graph, unit, call, scope)
+        self._overrides(graph, unit, call, scope, target)
+        self._callbacks(graph, unit, call, scope, target)
+
+    def _overrides(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope, target: _Target) -> None:
+        """`self.invoke()` runs the `invoke` of self's own class, which may be a subclass that overrides it: an
+        edge of kind override to each subclass in the project that defines the method itself."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return
+        receiver = self._lookup(func.value.id, scope)
+        if not isinstance(receiver, SelfOf):
+            return
+        if not any(isinstance(one, _Symbol) and one.name in self.units for one in _options(target)):
+            return
+        for sub in self._descendants(receiver.cls):
+            if func.attr in self.classes[sub].members:
+                graph.edges.append(
+                    CallEdge(
+                        caller=unit.name,
+                        callee=f"{sub}.{func.attr}",
+                        file=unit.file,
+                        line=call.lineno,
+                        kind="override",
+                    )
+                )
+
+    def _descendants(self, cls: str) -> list[str]:
+        if self.subclasses is None:
+            self.subclasses = {}
+            for name, klass in self.classes.items():
+                for base in klass.bases:
+                    try:
+                        resolved = self._expr(base, klass.scope, self.units[name], 0)
+                    except RecursionError:  # as in build_graph: this base only
+                        continue
+                    for one in _options(resolved):
+                        if isinstance(one, _Symbol) and one.name in self.classes and one.name != name:
+                            self.subclasses.setdefault(one.name, set()).add(name)
+        found: list[str] = []
+        todo = sorted(self.subclasses.get(cls, ()))
+        while todo:
+            current = todo.pop(0)
+            if current not in found and current != cls:
+                found.append(current)
+                todo += sorted(self.subclasses.get(current, ()))
+        return found
 
     def _record_one(
         self, graph: CallGraph, unit: Unit, call: ast.Call, expr: ast.expr, target: _Target, kind: EdgeKind
@@ -205,19 +276,29 @@ class _Resolver:
                 )
             )
 
-    def _callbacks(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope) -> None:
+    def _callbacks(self, graph: CallGraph, unit: Unit, call: ast.Call, scope: Scope, callee: _Target) -> None:
         """A project function passed as an argument is called later: an edge of kind callback. Where the call is
         known to take a callback (`map`, `submit`, `Thread(target=...)`), a class passed is constructed and an
-        argument that cannot be resolved is reported."""
+        argument that cannot be resolved is reported. Where the callee is a project function that calls the
+        parameter the argument lands in, the callee calls it too: a callback edge from the callee."""
         taker = call.func.attr if isinstance(call.func, ast.Attribute) else source_text(call.func)
         positions = _CALLBACK_TAKERS.get(taker, ())
-        arguments = [(a, i in positions) for i, a in enumerate(call.args)]
-        arguments += [(k.value, k.arg in _CALLBACK_KEYWORDS) for k in call.keywords if k.arg is not None]
-        for value, expected in arguments:
+        arguments: list[tuple[ast.expr, bool, int | str]] = [
+            (a, i in positions, i) for i, a in enumerate(call.args)
+        ]
+        arguments += [
+            (k.value, k.arg in _CALLBACK_KEYWORDS, k.arg) for k in call.keywords if k.arg is not None
+        ]
+        receivers = [
+            u for u in (self.units.get(one.name) for one in _options(callee) if isinstance(one, _Symbol)) if u
+        ]
+        for value, expected, slot in arguments:
             if not isinstance(value, ast.Name | ast.Attribute):
                 continue
             target = self._expr(value, scope, unit, 0)
-            for one in target.options if isinstance(target, _Union) else (target,):
+            for receiver in receivers:
+                self._passed_to(graph, receiver, self._parameter(receiver, call, scope, unit, slot), target)
+            for one in _options(target):
                 if isinstance(one, _Symbol) and one.name in self.units and one.name not in self.modules:
                     if one.name in self.classes:
                         one = self._callee(value, scope, unit) if expected else one
@@ -227,8 +308,55 @@ class _Resolver:
                 elif expected and isinstance(one, _Unresolved):
                     self._record_one(graph, unit, call, value, one, "callback")
 
-    def _callee(self, func: ast.expr, scope: Scope, unit: Unit) -> _Target:
-        return self._called(self._expr(func, scope, unit, 0), func)
+    def _parameter(
+        self, receiver: Unit, call: ast.Call, scope: Scope, unit: Unit, slot: int | str
+    ) -> str | None:
+        """The parameter of `receiver` an argument in `slot` (a position or a keyword) of `call` lands in."""
+        if isinstance(slot, str):
+            return slot if slot in receiver.params else None
+        first = receiver.scope.bindings.get(receiver.params[0]) if receiver.params else None
+        bound = isinstance(first, SelfOf) or (
+            isinstance(first, Several) and any(isinstance(b, SelfOf) for b in first.options)
+        )
+        if bound and isinstance(call.func, ast.Attribute) and isinstance(first, SelfOf) and first.instance:
+            # `Base.method(self, fn)`: called on the class, the instance is passed explicitly.
+            owner = self._expr(call.func.value, scope, unit, 0)
+            bound = not (isinstance(owner, _Symbol) and owner.name in self.classes)
+        index = slot + 1 if bound else slot
+        return receiver.params[index] if index < len(receiver.params) else None
+
+    def _passed_to(self, graph: CallGraph, receiver: Unit, param: str | None, passed: _Target) -> None:
+        line = self._params_called(receiver).get(param or "")
+        if param is None or line is None:
+            return
+        for one in _options(passed):
+            if isinstance(one, _Symbol) and one.name in self.units and one.name not in self.modules:
+                called = self._called(one, ast.Name(id=param))
+                if isinstance(called, _Symbol):
+                    graph.edges.append(
+                        CallEdge(
+                            caller=receiver.name,
+                            callee=called.name,
+                            file=receiver.file,
+                            line=line,
+                            kind="callback",
+                        )
+                    )
+
+    def _params_called(self, unit: Unit) -> dict[str, int]:
+        """The parameters `unit` calls (`program(...)`), with the line of the first such call."""
+        found = self.called_params.get(unit.name)
+        if found is None:
+            found = {}
+            for call, scope in unit.calls:
+                func = call.func
+                if isinstance(func, ast.Name) and func.id in unit.params and scope is unit.scope:
+                    found.setdefault(func.id, call.lineno)
+            self.called_params[unit.name] = found
+        return found
+
+    def _callee(self, func: ast.expr, scope: Scope, unit: Unit, depth: int = 0) -> _Target:
+        return self._called(self._expr(func, scope, unit, depth), func)
 
     def _called(self, target: _Target, func: ast.expr) -> _Target:
         if isinstance(target, _Union):
@@ -289,7 +417,7 @@ class _Resolver:
                 if unit.cls is None:
                     return _Unresolved("super() outside a method")
                 return _Super(unit.cls)
-            return self._made(self._callee(expr.func, scope, unit), depth)
+            return self._made(self._callee(expr.func, scope, unit, depth + 1), depth)
         if isinstance(expr, ast.IfExp):
             return _union(
                 [
@@ -372,11 +500,26 @@ class _Resolver:
         return _Unresolved(f"'{annotated.name}' is of a type the analyser does not follow")
 
     def _binding(self, binding: Binding, unit: Unit, depth: int) -> _Target:
+        key = id(binding)
+        if key in self.active:
+            return _Unresolved("it is defined in terms of itself (a cycle of assignments or bases)")
+        self.active.add(key)
+        try:
+            return self._bound(binding, unit, depth)
+        finally:
+            self.active.discard(key)
+
+    def _bound(self, binding: Binding, unit: Unit, depth: int) -> _Target:
+        if isinstance(binding, Several):
+            return _union([self._binding(one, unit, depth + 1) for one in binding.options])
+        if isinstance(binding, Entered):
+            made = self._expr(binding.expr, binding.scope, unit, depth + 1)
+            return _union([self._entered(one, binding, depth + 1) for one in _options(made)])
         if isinstance(binding, Ref):
             return self._dotted(binding.dotted, depth)
         if isinstance(binding, Alias):
             expr = binding.expr
-            if isinstance(expr, ast.Name) and binding.scope.bindings.get(expr.id) is binding:
+            if isinstance(expr, ast.Name) and binding.scope.holds(expr.id, binding):
                 # `TimeoutError = TimeoutError`: the right side is whatever the name meant before.
                 if expr.id in BUILTINS:
                     return _External(f"builtins.{expr.id}")
@@ -398,6 +541,25 @@ class _Resolver:
         if isinstance(binding, SelfOf):
             return _Instance(binding.cls) if binding.instance else _Symbol(binding.cls)
         return _Unresolved(binding.reason)
+
+    def _entered(self, made: _Target, binding: Entered, depth: int) -> _Target:
+        """What entering `made` gives: what its class's `__enter__` returns when that is another class (a
+        return annotation, or the classes it constructs), else the instance itself (`return self`)."""
+        if isinstance(made, _Instance):
+            enter = self._member(made.cls, binding.method, depth, set())
+            if isinstance(enter, _Symbol) and enter.name in self.units:
+                given = self._returned(enter.name, depth)
+                lineage = set(self._mro(made.cls, depth))
+                if not isinstance(given, _Unresolved) and not all(
+                    isinstance(one, _Instance) and one.cls in lineage for one in _options(given)
+                ):
+                    return given
+            return made
+        if isinstance(made, _External):
+            return made
+        return _Unresolved(
+            f"'{binding.name}' holds what entering {source_text(binding.expr)} gives, which the analyser does not follow"
+        )
 
     def _dotted(self, dotted: str, depth: int) -> _Target:
         if depth > MAX_DEPTH:
@@ -444,13 +606,13 @@ class _Resolver:
         return base
 
     def _instance_attribute(self, cls: str, attr: str, depth: int, missing: _Unresolved) -> _Target:
-        for klass in self._mro(cls):
+        for klass in self._mro(cls, depth):
             binding = self.classes[klass].attributes.get(attr)
             if binding is not None:
                 return self._binding(binding, self.units[klass], depth + 1)
         return missing
 
-    def _mro(self, cls: str) -> Iterator[str]:
+    def _mro(self, cls: str, depth: int) -> Iterator[str]:
         seen: set[str] = set()
         todo = [cls]
         while todo:
@@ -460,7 +622,7 @@ class _Resolver:
             seen.add(current)
             yield current
             for base in self.classes[current].bases:
-                resolved = self._expr(base, self.classes[current].scope, self.units[current], 0)
+                resolved = self._expr(base, self.classes[current].scope, self.units[current], depth + 1)
                 if isinstance(resolved, _Symbol) and resolved.name in self.classes:
                     todo.append(resolved.name)
 
