@@ -27,6 +27,11 @@ from toolbox.code_analyzer.javascript.collect import unwrap
 from toolbox.code_analyzer.javascript.modules import Entry, ModuleTable
 from toolbox.code_analyzer.javascript.syntax import Node, field, line, string_value, text
 from toolbox.code_analyzer.model import CallEdge, CallGraph, ExternalCall, Function, UnresolvedCall
+from toolbox.code_analyzer.targets import External as _External
+from toolbox.code_analyzer.targets import Instance as _Instance
+from toolbox.code_analyzer.targets import Super as _Super
+from toolbox.code_analyzer.targets import Symbol as _Symbol
+from toolbox.code_analyzer.targets import Unresolved as _Unresolved
 
 __all__ = ["LANGUAGE", "build_graph"]
 
@@ -35,11 +40,6 @@ LANGUAGE = "javascript/typescript"
 _OBJECT_MEMBERS = frozenset(
     {"toString", "toLocaleString", "valueOf", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable"}
 )
-
-
-@dataclass(frozen=True)
-class _Symbol:
-    name: str  # a function, method or class of the project
 
 
 @dataclass(frozen=True)
@@ -53,28 +53,8 @@ class _Object:
 
 
 @dataclass(frozen=True)
-class _Instance:
-    cls: str
-
-
-@dataclass(frozen=True)
-class _Super:
-    cls: str
-
-
-@dataclass(frozen=True)
-class _External:
-    name: str
-
-
-@dataclass(frozen=True)
 class _Require:
     """CommonJS's `require` itself: a call to it is an import, not an edge."""
-
-
-@dataclass(frozen=True)
-class _Unresolved:
-    reason: str
 
 
 _Target = _Symbol | _Module | _Object | _Instance | _Super | _External | _Require | _Unresolved

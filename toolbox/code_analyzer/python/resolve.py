@@ -29,35 +29,13 @@ from toolbox.code_analyzer.python.bindings import (
 )
 from toolbox.code_analyzer.python.collect import RESOLVE_SHARE
 from toolbox.code_analyzer.python.roots import look_alike_externals
+from toolbox.code_analyzer.targets import External as _External
+from toolbox.code_analyzer.targets import Instance as _Instance
+from toolbox.code_analyzer.targets import Super as _Super
+from toolbox.code_analyzer.targets import Symbol as _Symbol
+from toolbox.code_analyzer.targets import Unresolved as _Unresolved
 
 __all__ = ["build_graph"]
-
-
-@dataclass(frozen=True)
-class _Symbol:
-    name: str  # a function, method, class or module of the project
-
-
-@dataclass(frozen=True)
-class _Instance:
-    cls: str
-
-
-@dataclass(frozen=True)
-class _Super:
-    cls: str
-
-
-@dataclass(frozen=True)
-class _External:
-    name: str
-
-
-@dataclass(frozen=True)
-class _Unresolved:
-    reason: str
-    # True when a class's bases could not all be resolved, so "no such attribute" would be a guess.
-    unknown_base: bool = False
 
 
 @dataclass(frozen=True)
