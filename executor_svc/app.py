@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from executor_svc.answer_approval import answer_approval
+from executor_svc.approval_waits import MongoApprovalWaits
 from executor_svc.deps import SERVICE, ExecutorDeps
 from executor_svc.execute_plan import execute_plan
+from executor_svc.expire_approvals import ExpirySweep
 from executor_svc.remove_workspace import remove_workspace
 from executor_svc.settings import ExecutorSettings
 from executor_svc.step_runner import ToolRunner
 from executor_svc.stop_steps import stop_steps
 from executor_svc.toolbox_runner import ToolboxRunner
 from executor_svc.workspaces import Workspaces
-from schemas import CancelRequested, PlanCreated, TaskFinished
+from schemas import ApprovalDecided, CancelRequested, PlanCreated, TaskFinished
 from toolbox import ToolContext, ToolSettings, build_registry
 from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_broadcast, subscribe_events
 from troupe.llm.config import LLMSettings
 from troupe.llm.roles import ai_tool_completer
 from troupe.llm.wiring import create_router
+from troupe.policy_store import MongoPolicyStore
 from troupe.service import create_runtime, create_worker_app, group_name
 
 __all__ = ["create_app"]
@@ -40,6 +44,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
 
     artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
+    waits = MongoApprovalWaits(runtime.database)
     deps = ExecutorDeps(
         ledger=runtime.ledger,
         publisher=runtime.publisher,
@@ -49,6 +54,8 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         max_event_bytes=settings.max_event_bytes,
         artefacts=artefacts,
         artefact_threshold_bytes=settings.artefact_threshold_bytes,
+        policies=MongoPolicyStore(runtime.database),
+        waits=waits,
     )
 
     async def on_plan_created(event: PlanCreated) -> None:
@@ -60,6 +67,17 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         group=group_name(settings, SERVICE),
         handler=on_plan_created,
         expected=(PlanCreated,),
+    )
+
+    async def on_approval_decided(event: ApprovalDecided) -> None:
+        await answer_approval(event, deps)
+
+    subscribe_events(
+        runtime.consumers,
+        settings.topics.approval_decided,
+        group=group_name(settings, SERVICE),
+        handler=on_approval_decided,
+        expected=(ApprovalDecided,),
     )
 
     async def on_cancel_requested(event: CancelRequested) -> None:
@@ -77,4 +95,15 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         runtime.broker, settings, settings.topics.task_finished, TaskFinished, on_task_finished
     )
 
-    return create_worker_app(runtime, on_startup={"MongoDB: choosing the artefact store": artefacts.prepare})
+    app = create_worker_app(
+        runtime,
+        on_startup={
+            "MongoDB: choosing the artefact store": artefacts.prepare,
+            "MongoDB: indexing the waits for approval": waits.ensure_indexes,
+        },
+    )
+    # The timer of every wait for approval (decision 16): a sweep on start, then every interval.
+    sweep = ExpirySweep(deps, settings.executor_approval_sweep_s)
+    app.after_startup(sweep.start)
+    app.on_shutdown(sweep.stop)
+    return app

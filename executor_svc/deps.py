@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from executor_svc.approval_waits import ApprovalWaits, InMemoryApprovalWaits
 from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import ToolRunner
 from schemas import PlanCreated
 from toolbox import ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
+from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
 __all__ = ["SERVICE", "ExecutorDeps"]
@@ -32,3 +34,7 @@ class ExecutorDeps:
     max_event_bytes: int = 1024 * 1024
     running: RunningTasks = field(default_factory=RunningTasks)
     artefact_threshold_bytes: int = 32 * 1024
+    # Tenant policies, read by the task's owner: which plans wait for a person.
+    policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
+    # The waits for approval, by expiry, for the sweep.
+    waits: ApprovalWaits = field(default_factory=InMemoryApprovalWaits)

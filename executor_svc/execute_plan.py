@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from executor_svc.awaiting_approval import hold_for_approval
 from executor_svc.deps import SERVICE, ExecutorDeps
 from executor_svc.plan_check import forged_plan, plan_refusal
 from executor_svc.result_size import keep_large_outputs
@@ -26,12 +27,26 @@ from troupe.logs import get_logger
 from troupe.metrics import record_event_refused
 from troupe.stages import caused_by, emit_once, finish, look_up, replay
 
-__all__ = ["execute_plan"]
+__all__ = ["execute_plan", "run_approved_plan"]
 
 log = get_logger(__name__)
 
 
 async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
+    owner = await _may_run(event, deps)
+    if owner is None or await hold_for_approval(event, owner.tenant, deps):
+        return
+    await _run(event, deps)
+
+
+async def run_approved_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
+    """The plan the recorded decision approved (the caller checked it names this plan's hash)."""
+    if await _may_run(event, deps) is not None:
+        await _run(event, deps)
+
+
+async def _may_run(event: PlanCreated, deps: ExecutorDeps) -> TaskSubmitted | None:
+    """The task's submission when the plan may go on; None when it was handled here (replayed or ended)."""
     key = stage_key("execute", event.task_id, event.iteration)
     owner, planned, recorded = await asyncio.gather(
         deps.ledger.find(owner_key(event.task_id)),
@@ -43,12 +58,17 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
     assert isinstance(owner, TaskSubmitted)  # owner keys hold submissions only
     if recorded.anything:
         await replay(deps.publisher, recorded)
-        return
+        return None
     if (refusal := plan_refusal(event, owner, deps.tools)) is not None:
         log.warning("plan.refused", task_id=event.task_id, iteration=event.iteration, reason=refusal)
         record_event_refused(SERVICE, event.type)
         await finish(deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=refusal)
-        return
+        return None
+    return owner
+
+
+async def _run(event: PlanCreated, deps: ExecutorDeps) -> None:
+    key = stage_key("execute", event.task_id, event.iteration)
     remaining_s = (event.context.deadline - utc_now()).total_seconds()
     if remaining_s <= 0:
         await finish(

@@ -36,6 +36,10 @@ class RunningTasks:
             self._jobs.pop(task_id, None)
             self._stopped.discard(task_id)
 
+    def busy(self, task_id: str) -> bool:
+        job = self._jobs.get(task_id)
+        return job is not None and not job.done()
+
     def stop(self, task_id: str) -> bool:
         job = self._jobs.get(task_id)
         if job is None or job.done():

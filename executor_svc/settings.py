@@ -23,3 +23,5 @@ class ExecutorSettings(Settings):
     executor_workspace_quota_mb: int = Field(default=256, ge=0)
     # How long a workspace stays after its task ends (0: removed at once; negative: kept).
     executor_workspace_retention_s: float = 0.0
+    # How often the executor looks for waits for approval that expired (decision 16).
+    executor_approval_sweep_s: float = Field(default=1.0, gt=0, le=60)

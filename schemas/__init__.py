@@ -1,5 +1,6 @@
 """Troupe's contracts: events, the task request, plans and the topic catalogue. Data only, no I/O."""
 
+from schemas.approvals import ApprovalDecided, ApprovalDecision, PlanAwaitingApproval
 from schemas.artefacts import ArtefactRef
 from schemas.codec import (
     InvalidEvent,
@@ -31,6 +32,8 @@ from schemas.verification import Finding, FindingStatus
 
 __all__ = [
     "EVENT_TOPICS",
+    "ApprovalDecided",
+    "ApprovalDecision",
     "ArtefactRef",
     "CancelRequested",
     "DeadLettered",
@@ -42,6 +45,7 @@ __all__ = [
     "FindingStatus",
     "InvalidEvent",
     "Plan",
+    "PlanAwaitingApproval",
     "PlanCreated",
     "PlanError",
     "PlanStep",

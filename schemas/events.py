@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue
 
+from schemas.approvals import ApprovalDecided, PlanAwaitingApproval
 from schemas.envelope import ID_PATTERN, Envelope, EventModel, utc_now
 from schemas.plan import Plan, StepResult, StepStatus, Usage
 from schemas.task import TaskContext, TaskRequest
@@ -111,6 +112,7 @@ class FinalStatus(StrEnum):
     TIMED_OUT = "timed_out"
     BUDGET_EXHAUSTED = "budget_exhausted"
     REJECTED = "rejected"
+    DECLINED = "declined"
 
 
 class TaskFinished(Envelope):
@@ -135,7 +137,9 @@ TaskEvent = Annotated[
     | ExecutionCompleted
     | ReviewCompleted
     | TaskFinished
-    | CancelRequested,
+    | CancelRequested
+    | PlanAwaitingApproval
+    | ApprovalDecided,
     Field(discriminator="type"),
 ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.approvals import ApprovalDecided, PlanAwaitingApproval
 from schemas.envelope import EventModel
 from schemas.events import (
     CancelRequested,
@@ -32,6 +33,8 @@ EVENT_TOPICS: dict[type[EventModel], str] = {
     TaskFinished: "tasks.finished",
     CancelRequested: "tasks.cancel-requested",
     DeadLettered: "dead-letter",
+    PlanAwaitingApproval: "plans.awaiting-approval",
+    ApprovalDecided: "approvals",
 }
 
 
@@ -72,6 +75,14 @@ class Topics:
     @property
     def cancel_requested(self) -> str:
         return self.for_event(CancelRequested)
+
+    @property
+    def plan_awaiting_approval(self) -> str:
+        return self.for_event(PlanAwaitingApproval)
+
+    @property
+    def approval_decided(self) -> str:
+        return self.for_event(ApprovalDecided)
 
     @property
     def dead_letter(self) -> str:

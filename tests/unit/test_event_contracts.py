@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from schemas import (
+    ApprovalDecided,
+    ApprovalDecision,
     CancelRequested,
     DeadLettered,
     Envelope,
@@ -16,6 +18,7 @@ from schemas import (
     FinalStatus,
     InvalidEvent,
     Plan,
+    PlanAwaitingApproval,
     PlanCreated,
     PlanStep,
     ReviewCompleted,
@@ -86,6 +89,21 @@ EXAMPLES: list[Envelope] = [
     ),
     TaskFinished(task_id="t-1", status=FinalStatus.SUCCEEDED, result={"sequence": ["main", "process_data"]}),
     CancelRequested(task_id="t-1", reason="changed my mind"),
+    PlanAwaitingApproval(
+        task_id="t-1",
+        plan_hash="a" * 64,
+        reasons=["step 's1' uses python_exec, which needs approval (approvals.tools)"],
+        expires_at=datetime(2026, 1, 1, 1, tzinfo=UTC),
+        expiry_reason="no answer to the approval request within approvals.timeout_s (3600 s)",
+        approver_roles=["approver", "admin"],
+    ),
+    ApprovalDecided(
+        task_id="t-1",
+        plan_hash="a" * 64,
+        decision=ApprovalDecision.APPROVE,
+        decided_by="k_1",
+        role="approver",
+    ),
 ]
 
 
