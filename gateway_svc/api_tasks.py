@@ -29,7 +29,7 @@ from schemas.envelope import ID_PATTERN, Envelope
 from troupe.errors import is_transient
 from troupe.telemetry import current_trace_id
 
-__all__ = ["TaskId", "owned_task", "router"]
+__all__ = ["TaskId", "owned_task", "publish_or_503", "router"]
 
 router = APIRouter(tags=["tasks"], responses=refusals(401, 429, 503))
 _tracer = trace.get_tracer(__name__)
@@ -90,7 +90,7 @@ async def submit_task(
     )
     _within_event_limit(event, parts.settings.max_event_bytes)
     with _tracer.start_as_current_span("task submit"):
-        await _publish(parts, event)
+        await publish_or_503(parts, event)
         trace_id = current_trace_id()
     structlog.contextvars.bind_contextvars(task_id=task_id, task_trace_id=trace_id)
     if idempotency_key is not None:
@@ -155,7 +155,7 @@ async def cancel_task(
         raise HTTPException(status.HTTP_409_CONFLICT, f"task {task_id} already ended: {task.status}")
     event = CancelRequested(task_id=task_id, tenant=caller.tenant, iteration=task.iteration, reason=reason)
     with _tracer.start_as_current_span("task cancel"):
-        await _publish(parts, event)
+        await publish_or_503(parts, event)
     accepted = _accepted(task_id, task.trace_id, response)
     return accepted.model_copy(update={"status": "cancel_requested"})
 
@@ -198,7 +198,7 @@ async def _claim(parts: Components, claim: Claim) -> Claim:
         ) from exc
 
 
-async def _publish(parts: Components, event: Envelope) -> None:
+async def publish_or_503(parts: Components, event: Envelope) -> None:
     try:
         async with asyncio.timeout(parts.settings.publish_timeout_s):
             await parts.publisher.publish(event)

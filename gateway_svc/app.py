@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from gateway_svc import api_artifacts, api_events, api_health, api_tasks
+from gateway_svc import api_approvals, api_artifacts, api_events, api_health, api_tasks
 from gateway_svc.body_limit import BodyLimit
 from gateway_svc.components import Components
 from gateway_svc.pagination import BadCursor
@@ -42,6 +42,7 @@ def create_app(settings: GatewaySettings | None = None, connect: Connect | None 
         lifespan=lifespan,
     )
     app.include_router(api_tasks.router)
+    app.include_router(api_approvals.router)
     app.include_router(api_artifacts.router)
     app.include_router(api_events.router)
     app.include_router(api_health.router)

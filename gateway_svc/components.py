@@ -16,6 +16,8 @@ from gateway_svc.rate_limit import RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from troupe.artefacts import ArtefactStore
+from troupe.ledger import InMemoryLedger, Ledger
+from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
 __all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck"]
@@ -43,6 +45,9 @@ class Components:
     artefacts: ArtefactStore
     recent_keys: RecentKeys = field(default_factory=RecentKeys)
     liveness: LivenessCheck = _nothing_to_check
+    # The stage ledger: where a person's decision on a waiting plan is recorded, once, before it is published.
+    ledger: Ledger = field(default_factory=InMemoryLedger)
+    policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
 
 
 def _components(request: Request) -> Components:

@@ -17,13 +17,25 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway_svc.task_state import EventFlag, LogEntry, ReviewState, StepState, TaskState, TaskStatus
+from gateway_svc.task_state import (
+    ApprovalState,
+    DecisionState,
+    EventFlag,
+    LogEntry,
+    ReviewState,
+    StepState,
+    TaskState,
+    TaskStatus,
+)
 from schemas import (
+    ApprovalDecided,
+    ApprovalDecision,
     CancelRequested,
     DeadLettered,
     ExecutionCompleted,
     FinalStatus,
     InvalidEvent,
+    PlanAwaitingApproval,
     PlanCreated,
     ReviewCompleted,
     StepPhase,
@@ -52,8 +64,9 @@ ProjectedEvent = TaskEvent | DeadLettered
 TracedEvent = tuple[ProjectedEvent, str | None]  # an event and the trace id its message carried
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-# Stage ranks within one iteration; a revise verdict opens the next iteration at PLANNING.
-_SUBMITTED, _PLANNING, _EXECUTING, _REVIEWING, _REVIEWED = range(5)
+# Stage ranks within one iteration; a revise verdict opens the next iteration at PLANNING. A plan goes from
+# PLANNED to EXECUTING, or through AWAITING (and DECIDED, once approved) when it waits for a person.
+_SUBMITTED, _PLANNING, _PLANNED, _AWAITING, _DECIDED, _EXECUTING, _REVIEWING, _REVIEWED = range(8)
 
 
 def read_event(raw: bytes, max_bytes: int | None = None) -> ProjectedEvent | None:
@@ -193,8 +206,37 @@ def _plan_created(state: TaskState, ev: PlanCreated) -> dict[str, Any]:
         **_request(state, ev),
         **_plan(state, ev),
         "usage": state.usage + ev.usage,
-        **_advance(state, ev.iteration, _EXECUTING, TaskStatus.EXECUTING),
+        **_advance(state, ev.iteration, _PLANNED, TaskStatus.EXECUTING),
     }
+
+
+def _awaiting_approval(state: TaskState, ev: PlanAwaitingApproval) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if state.approval is None or ev.iteration >= state.approval.iteration:
+        changes["approval"] = ApprovalState(
+            iteration=ev.iteration,
+            plan_hash=ev.plan_hash,
+            reasons=ev.reasons,
+            expires_at=ev.expires_at,
+            approver_roles=ev.approver_roles,
+        )
+    return changes | _advance(state, ev.iteration, _AWAITING, TaskStatus.AWAITING_APPROVAL)
+
+
+def _approval_decided(state: TaskState, ev: ApprovalDecided) -> dict[str, Any]:
+    decision = DecisionState(
+        iteration=ev.iteration,
+        plan_hash=ev.plan_hash,
+        decision=ev.decision,
+        decided_by=ev.decided_by,
+        role=ev.role,
+        comment=ev.comment,
+        decided_at=ev.occurred_at,
+    )
+    changes: dict[str, Any] = {"decisions": sorted([*state.decisions, decision], key=lambda d: d.decided_at)}
+    if ev.decision is ApprovalDecision.APPROVE:
+        return changes | _advance(state, ev.iteration, _DECIDED, TaskStatus.EXECUTING)
+    return changes  # the task's end follows
 
 
 def _step_progressed(state: TaskState, ev: StepProgressed) -> dict[str, Any]:
@@ -346,6 +388,8 @@ _APPLY: dict[type, Callable[[TaskState, Any], dict[str, Any]]] = {
     TaskFinished: _finished,
     CancelRequested: _cancel_requested,
     DeadLettered: _dead_lettered,
+    PlanAwaitingApproval: _awaiting_approval,
+    ApprovalDecided: _approval_decided,
 }
 
 
@@ -395,6 +439,11 @@ def _describe(ev: ProjectedEvent) -> tuple[str, str]:
             return "warning", f"cancel requested: {_short(ev.reason)}"
         case DeadLettered():
             return "error", f"rejected by {ev.consumer}: {_short(ev.reason)}"
+        case PlanAwaitingApproval():
+            return "warning", f"plan awaits approval: {_short('; '.join(ev.reasons))}"
+        case ApprovalDecided():
+            comment = f": {_short(ev.comment)}" if ev.comment else ""
+            return "info", f"approval {ev.decision} by {ev.decided_by}{comment}"
     raise AssertionError(f"unhandled event {ev!r}")  # pragma: no cover
 
 

@@ -7,14 +7,25 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, JsonValue
 
-from schemas import FinalStatus, Finding, Plan, StepResult, TaskConstraints, Usage, Verdict
+from schemas import ApprovalDecision, FinalStatus, Finding, Plan, StepResult, TaskConstraints, Usage, Verdict
 
-__all__ = ["TERMINAL", "EventFlag", "LogEntry", "ReviewState", "StepState", "TaskState", "TaskStatus"]
+__all__ = [
+    "TERMINAL",
+    "ApprovalState",
+    "DecisionState",
+    "EventFlag",
+    "LogEntry",
+    "ReviewState",
+    "StepState",
+    "TaskState",
+    "TaskStatus",
+]
 
 
 class TaskStatus(StrEnum):
     SUBMITTED = "submitted"
     PLANNING = "planning"
+    AWAITING_APPROVAL = "awaiting_approval"
     EXECUTING = "executing"
     REVIEWING = "reviewing"
     SUCCEEDED = FinalStatus.SUCCEEDED.value
@@ -23,6 +34,7 @@ class TaskStatus(StrEnum):
     TIMED_OUT = FinalStatus.TIMED_OUT.value
     BUDGET_EXHAUSTED = FinalStatus.BUDGET_EXHAUSTED.value
     REJECTED = FinalStatus.REJECTED.value
+    DECLINED = FinalStatus.DECLINED.value
 
 
 TERMINAL = frozenset(TaskStatus(s.value) for s in FinalStatus)
@@ -51,6 +63,28 @@ class ReviewState(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     citations: list[str] = Field(default_factory=list)
     overruled: str | None = None
+
+
+class ApprovalState(BaseModel):
+    """What the latest plan waits for: a decision on this plan hash by a key with one of these roles."""
+
+    iteration: int
+    plan_hash: str
+    reasons: list[str]
+    expires_at: datetime
+    approver_roles: list[str]
+
+
+class DecisionState(BaseModel):
+    """One decision on a waiting plan: who (key id and role, or the executor for an expiry), when, on what."""
+
+    iteration: int
+    plan_hash: str
+    decision: ApprovalDecision
+    decided_by: str
+    role: str | None = None
+    comment: str = ""
+    decided_at: datetime
 
 
 class EventFlag(BaseModel):
@@ -87,6 +121,8 @@ class TaskState(BaseModel):
     result: JsonValue = None
     reason: str | None = None
     cancel_requested: bool = False
+    approval: ApprovalState | None = None
+    decisions: list[DecisionState] = Field(default_factory=list)
     finished_by: str = ""
     flags: list[EventFlag] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)

@@ -6,7 +6,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, JsonValue
 
-from gateway_svc.task_state import EventFlag, LogEntry, ReviewState, StepState, TaskState, TaskStatus
+from gateway_svc.task_state import (
+    ApprovalState,
+    DecisionState,
+    EventFlag,
+    LogEntry,
+    ReviewState,
+    StepState,
+    TaskState,
+    TaskStatus,
+)
 from schemas import Plan, StepResult, TaskConstraints, Usage
 from troupe.telemetry import trace_url
 
@@ -59,6 +68,12 @@ class TaskView(TaskSummary):
     result: JsonValue = None
     error: str | None = Field(description="Why the task did not succeed, when it did not.")
     cancel_requested: bool
+    approval: ApprovalState | None = Field(
+        default=None, description="What the latest plan that waited for a person waited for."
+    )
+    decisions: list[DecisionState] = Field(
+        default_factory=list, description="Every decision on a waiting plan: who, when, on which plan hash."
+    )
     finished_by: str = Field(default="", description="The service that ended the task.")
     flags: list[EventFlag] = Field(
         default_factory=list,
@@ -94,6 +109,8 @@ def task_view(state: TaskState, grafana_url: str | None = None) -> TaskView:
         result=state.result,
         error=state.reason,
         cancel_requested=state.cancel_requested,
+        approval=state.approval,
+        decisions=state.decisions,
         finished_by=state.finished_by,
         flags=state.flags,
         usage=state.usage,

@@ -24,7 +24,9 @@ from gateway_svc.settings import GatewaySettings
 from troupe.artefacts import SelectedArtefacts
 from troupe.db import Document, make_client, make_database
 from troupe.kafka import make_broker
+from troupe.ledger import MongoLedger
 from troupe.logs import get_logger
+from troupe.policy_store import MongoPolicyStore
 from troupe.publishing import KafkaEventPublisher
 from troupe.service import prepare_servers
 
@@ -91,6 +93,8 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 artefacts=artefacts,
                 recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
                 liveness=lambda: {} if projection is None else {"projection": projection.alive()},
+                ledger=MongoLedger(database),
+                policies=MongoPolicyStore(database),
             )
     finally:
         await client.close()
