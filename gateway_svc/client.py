@@ -74,6 +74,11 @@ class GatewayClient:
     def cancel(self, task_id: str) -> Json:
         return self._call("DELETE", f"/tasks/{task_id}")
 
+    def answer_approval(self, task_id: str, decision: str, comment: str = "") -> Json:
+        return self._call(
+            "POST", f"/tasks/{task_id}/approval", json={"decision": decision, "comment": comment}
+        )
+
     def logs(self, task_id: str) -> Iterator[Json]:
         cursor: str | None = None
         while True:

@@ -50,7 +50,7 @@ ApiKey = Annotated[
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
 SAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "samples" / "callchain_app"
-_ENDED = {"succeeded", "failed", "cancelled", "timed_out", "budget_exhausted", "rejected"}
+_ENDED = {"succeeded", "failed", "cancelled", "timed_out", "budget_exhausted", "rejected", "declined"}
 
 
 @topics_app.command("create")
@@ -151,16 +151,51 @@ def cancel(
         console.print(f"cancel requested for {task_id}")
 
 
+Comment = Annotated[str, typer.Option("--comment", help="Shown in the task with the decision.")]
+
+
+@app.command()
+def approve(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    comment: Comment = "",
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Approve the plan a task waits with (a key whose role the tenant policy lets approve)."""
+    _answer(task_id, "approve", comment, url, api_key)
+
+
+@app.command()
+def reject(
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    comment: Comment = "",
+    url: Url = DEFAULT_URL,
+    api_key: ApiKey = None,
+) -> None:
+    """Reject the plan a task waits with: the task ends `declined`, with the comment."""
+    _answer(task_id, "reject", comment, url, api_key)
+
+
+def _answer(task_id: str, decision: str, comment: str, url: str, api_key: str | None) -> None:
+    with _gateway(url, api_key) as gateway:
+        recorded = _or_exit(lambda: gateway.answer_approval(task_id, decision, comment))
+    console.print(f"{decision} recorded for {task_id} (plan {recorded['plan_hash'][:12]})")
+
+
 @app.command("tasks")
 def list_tasks(
     status_: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses.")] = None,
+    awaiting_approval: Annotated[
+        bool, typer.Option("--awaiting-approval", help="Only tasks whose plan waits for approval.")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
     url: Url = DEFAULT_URL,
     api_key: ApiKey = None,
 ) -> None:
     """List your tasks, newest first."""
+    statuses = [*(status_ or ()), *(["awaiting_approval"] if awaiting_approval else [])]
     with _gateway(url, api_key) as gateway:
-        found = _or_exit(lambda: gateway.tasks(status_ or (), limit))
+        found = _or_exit(lambda: gateway.tasks(statuses, limit))
     table = Table("task", "status", "progress", "created", "description")
     for t in found:
         table.add_row(
@@ -383,6 +418,10 @@ def describe_event(name: str, data: dict[str, Any]) -> tuple[str, float | None]:
         return data["status"], 1.0 if data["status"] == "succeeded" else None
     if name == "event.dead_lettered":
         return "rejected", None
+    if name == "plan.awaiting_approval":
+        return "awaiting approval", None
+    if name == "approval.decided":
+        return f"approval: {data['decision']}", None
     return name, None
 
 
@@ -411,6 +450,7 @@ def _print_task(task: dict[str, Any]) -> None:
             console.print("    " + escape(" -> ".join(map(str, path))), highlight=False)
     elif result is not None:
         console.print("  result: " + escape(json.dumps(result, ensure_ascii=False)[:2_000]), highlight=False)
+    _print_approval(task)
     if task.get("error"):
         console.print(f"  [red]error: {escape(task['error'])}[/red]")
     usage = task.get("usage") or {}
@@ -419,6 +459,17 @@ def _print_task(task: dict[str, Any]) -> None:
         f" tokens, ${usage.get('cost_usd', 0):.4f}"
         + (f"  trace {task['trace_id']}" if task.get("trace_id") else "")
     )
+
+
+def _print_approval(task: dict[str, Any]) -> None:
+    approval = task.get("approval")
+    if task["status"] == "awaiting_approval" and approval:
+        console.print(f"  [yellow]awaits approval until {approval['expires_at']}:[/yellow]")
+        for reason in approval["reasons"]:
+            console.print("    " + escape(reason), highlight=False)
+    for d in task.get("decisions", []):
+        line = f"  {d['decision']} by {d['decided_by']} ({d['role'] or '-'}) at {d['decided_at']}, plan {d['plan_hash'][:12]}"
+        console.print(escape(line + (f": {d['comment']}" if d["comment"] else "")), highlight=False)
 
 
 def main() -> None:
