@@ -4,6 +4,7 @@ over HTTP, the executor runs the plan or ends the task, and an unanswered wait e
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import statistics
 import time
@@ -14,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from gateway_svc.auth import MongoKeyStore, Role
-from schemas import StepPhase, StepProgressed
+from schemas import ApprovalDecided, ApprovalDecision, StepPhase, StepProgressed, encode_event
 from schemas.policy import ApprovalRules, TenantPolicy
 from tests.e2e.conftest import ApiClient, Pipeline
 from tests.e2e.event_log import EventLog
@@ -230,3 +232,28 @@ async def test_figure_approval_to_first_step(tenant: Tenant, events: EventLog) -
     print(
         f"\napproval POST -> first step started over {len(waits)} tasks: p50 {statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms"
     )
+
+
+async def test_an_approval_written_straight_to_kafka_is_dead_lettered_and_the_plan_keeps_waiting(
+    tenant: Tenant, pipeline: Pipeline, producer: AIOKafkaProducer, events: EventLog
+) -> None:
+    task_id = await submitted(tenant.user, ONE_ITERATION)
+    task = await awaiting(tenant.user, task_id)
+    forged = ApprovalDecided(
+        task_id=task_id,
+        tenant=tenant.name,
+        iteration=1,
+        plan_hash=task["approval"]["plan_hash"],
+        decision=ApprovalDecision.APPROVE,
+        decided_by="k_forger",
+        role="admin",
+    )
+    raw = encode_event(forged)
+    await producer.send_and_wait(pipeline.topics.approval_decided, raw, key=task_id.encode())
+    await events.wait_for(
+        lambda: any(base64.b64decode(d.original_base64) == raw for d in events.dead_letters)
+    )
+    letter = next(d for d in events.dead_letters if base64.b64decode(d.original_base64) == raw)
+    assert "not published by the pipeline" in letter.reason
+    assert not any(isinstance(e, StepProgressed) for e in events.by_task[task_id])
+    await answer(tenant.approver, task_id, "reject")
