@@ -44,7 +44,8 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
     if recorded.anything:
         await replay(deps.publisher, recorded)
         return
-    if (refusal := plan_refusal(event, owner, deps.tools)) is not None:
+    policy = await deps.policies.get(owner.tenant)
+    if (refusal := plan_refusal(event, owner, deps.tools, policy)) is not None:
         log.warning("plan.refused", task_id=event.task_id, iteration=event.iteration, reason=refusal)
         record_event_refused(SERVICE, event.type)
         await finish(deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=refusal)
@@ -72,7 +73,7 @@ async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
             asyncio.create_task(deps.publisher.publish(_progress(event, step, result, done_count)))
         )
 
-    work = run_steps(event.plan, deps.tools_for(event), report, deps.max_parallel_steps)
+    work = run_steps(event.plan, deps.tools_for(event, policy), report, deps.max_parallel_steps)
     try:
         try:
             results = await deps.running.run(event.task_id, work, remaining_s)
