@@ -16,6 +16,7 @@ from gateway_svc.rate_limit import RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
 from troupe.artefacts import ArtefactStore
+from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
 __all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck"]
@@ -43,6 +44,7 @@ class Components:
     artefacts: ArtefactStore
     recent_keys: RecentKeys = field(default_factory=RecentKeys)
     liveness: LivenessCheck = _nothing_to_check
+    policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
 
 
 def _components(request: Request) -> Components:

@@ -25,6 +25,7 @@ from troupe.artefacts import SelectedArtefacts
 from troupe.db import Document, make_client, make_database
 from troupe.kafka import make_broker
 from troupe.logs import get_logger
+from troupe.policy_store import MongoPolicyStore
 from troupe.publishing import KafkaEventPublisher
 from troupe.service import prepare_servers
 
@@ -49,7 +50,8 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
         await artefacts.prepare()
         if settings.admin_api_key is not None:
             # Seeded, not replaced: a revoked admin key stays revoked across restarts until its token changes.
-            await keys.seed(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
+            # Whoever sets the gateway's environment runs the deployment, so its key is an operator's.
+            await keys.seed(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.OPERATOR)
 
     try:
         await prepare_servers(settings, {"MongoDB: creating the indexes": prepare_stores})
@@ -91,6 +93,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 artefacts=artefacts,
                 recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
                 liveness=lambda: {} if projection is None else {"projection": projection.alive()},
+                policies=MongoPolicyStore(database, settings.policy_cache_ttl_s),
             )
     finally:
         await client.close()
