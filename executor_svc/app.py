@@ -16,6 +16,7 @@ from executor_svc.stop_steps import stop_steps
 from executor_svc.toolbox_runner import ToolboxRunner
 from executor_svc.workspaces import Workspaces
 from schemas import ApprovalDecided, CancelRequested, PlanCreated, TaskFinished
+from schemas.policy import TenantPolicy
 from toolbox import ToolContext, ToolSettings, build_registry
 from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_broadcast, subscribe_events
@@ -39,9 +40,11 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         settings.executor_workspace_retention_s,
     )
 
-    def tools_for(event: PlanCreated) -> ToolRunner:
+    def tools_for(event: PlanCreated, policy: TenantPolicy) -> ToolRunner:
         workspace = workspaces.open(event.tenant, event.task_id)
-        return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
+        egress = None if policy.egress_hosts is None else tuple(policy.egress_hosts)
+        context = ToolContext(workspace=workspace, read_only_roots=read_only, egress_hosts=egress)
+        return ToolboxRunner(registry, context)
 
     artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
     waits = MongoApprovalWaits(runtime.database)
@@ -54,7 +57,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         max_event_bytes=settings.max_event_bytes,
         artefacts=artefacts,
         artefact_threshold_bytes=settings.artefact_threshold_bytes,
-        policies=MongoPolicyStore(runtime.database),
+        policies=MongoPolicyStore(runtime.database, settings.policy_cache_ttl_s),
         waits=waits,
     )
 

@@ -1,6 +1,6 @@
 """Holding a plan that needs approval: record the wait once, publish it, and index it for the expiry sweep.
 
-The tenant's policy is read from the store by the task owner's tenant, never taken from the event, so a
+The tenant's policy is the one read from the store by the task owner's tenant, never taken from the event, so a
 plan.created cannot say it needs no approval. A revision whose plan hash an earlier iteration's approval
 named runs at once: it changes no step a person approved.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from executor_svc.approval_gate import approved_hash, wait_for
 from executor_svc.deps import ExecutorDeps
 from schemas import PlanAwaitingApproval, PlanCreated, utc_now
+from schemas.policy import TenantPolicy
 from troupe.approval_records import decision_key, wait_key
 from troupe.logs import get_logger
 from troupe.policy_rules import plan_hash
@@ -20,10 +21,10 @@ __all__ = ["hold_for_approval"]
 log = get_logger(__name__)
 
 
-async def hold_for_approval(event: PlanCreated, tenant: str, deps: ExecutorDeps) -> bool:
+async def hold_for_approval(event: PlanCreated, policy: TenantPolicy, deps: ExecutorDeps) -> bool:
     """True when the plan must wait (its wait is then recorded and published), False when it may run now."""
     recorded = await deps.ledger.find(wait_key(event.task_id, event.iteration))
-    wait = recorded or wait_for(event, await deps.policies.get(tenant), utc_now())
+    wait = recorded or wait_for(event, policy, utc_now())
     if wait is None:
         return False
     assert isinstance(wait, PlanAwaitingApproval)  # only waits are recorded under a wait key

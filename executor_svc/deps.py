@@ -9,6 +9,7 @@ from executor_svc.approval_waits import ApprovalWaits, InMemoryApprovalWaits
 from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import ToolRunner
 from schemas import PlanCreated
+from schemas.policy import TenantPolicy
 from toolbox import ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
@@ -24,8 +25,8 @@ SERVICE = "executor"
 class ExecutorDeps:
     ledger: Ledger
     publisher: EventPublisher
-    # Tools are bound per plan: each task gets its own workspace.
-    tools_for: Callable[[PlanCreated], ToolRunner]
+    # Tools are bound per plan: each task gets its own workspace, and its tenant's egress allowlist.
+    tools_for: Callable[[PlanCreated, TenantPolicy], ToolRunner]
     # What each tool accepts: every plan is checked against these before a step runs.
     tools: Mapping[str, ToolSpec]
     # Where outputs too large for an event are kept.
@@ -34,7 +35,7 @@ class ExecutorDeps:
     max_event_bytes: int = 1024 * 1024
     running: RunningTasks = field(default_factory=RunningTasks)
     artefact_threshold_bytes: int = 32 * 1024
-    # Tenant policies, read by the task's owner: which plans wait for a person.
+    # Each tenant's policy, read by the task owner's tenant; the default store holds none (nothing narrowed).
     policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
     # The waits for approval, by expiry, for the sweep.
     waits: ApprovalWaits = field(default_factory=InMemoryApprovalWaits)

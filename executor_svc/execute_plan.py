@@ -21,6 +21,7 @@ from schemas import (
     TaskSubmitted,
     utc_now,
 )
+from schemas.policy import TenantPolicy
 from troupe.boundary import owner_key, refuse
 from troupe.ledger import stage_key
 from troupe.logs import get_logger
@@ -33,20 +34,21 @@ log = get_logger(__name__)
 
 
 async def execute_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
-    owner = await _may_run(event, deps)
-    if owner is None or await hold_for_approval(event, owner.tenant, deps):
+    policy = await _may_run(event, deps)
+    if policy is None or await hold_for_approval(event, policy, deps):
         return
-    await _run(event, deps)
+    await _run(event, deps, policy)
 
 
 async def run_approved_plan(event: PlanCreated, deps: ExecutorDeps) -> None:
     """The plan the recorded decision approved (the caller checked it names this plan's hash)."""
-    if await _may_run(event, deps) is not None:
-        await _run(event, deps)
+    if (policy := await _may_run(event, deps)) is not None:
+        await _run(event, deps, policy)
 
 
-async def _may_run(event: PlanCreated, deps: ExecutorDeps) -> TaskSubmitted | None:
-    """The task's submission when the plan may go on; None when it was handled here (replayed or ended)."""
+async def _may_run(event: PlanCreated, deps: ExecutorDeps) -> TenantPolicy | None:
+    """The policy of the task owner's tenant when the plan may go on; None when it was handled here
+    (replayed or ended)."""
     key = stage_key("execute", event.task_id, event.iteration)
     owner, planned, recorded = await asyncio.gather(
         deps.ledger.find(owner_key(event.task_id)),
@@ -59,15 +61,16 @@ async def _may_run(event: PlanCreated, deps: ExecutorDeps) -> TaskSubmitted | No
     if recorded.anything:
         await replay(deps.publisher, recorded)
         return None
-    if (refusal := plan_refusal(event, owner, deps.tools)) is not None:
+    policy = await deps.policies.get(owner.tenant)
+    if (refusal := plan_refusal(event, owner, deps.tools, policy)) is not None:
         log.warning("plan.refused", task_id=event.task_id, iteration=event.iteration, reason=refusal)
         record_event_refused(SERVICE, event.type)
         await finish(deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=refusal)
         return None
-    return owner
+    return policy
 
 
-async def _run(event: PlanCreated, deps: ExecutorDeps) -> None:
+async def _run(event: PlanCreated, deps: ExecutorDeps, policy: TenantPolicy) -> None:
     key = stage_key("execute", event.task_id, event.iteration)
     remaining_s = (event.context.deadline - utc_now()).total_seconds()
     if remaining_s <= 0:
@@ -92,7 +95,7 @@ async def _run(event: PlanCreated, deps: ExecutorDeps) -> None:
             asyncio.create_task(deps.publisher.publish(_progress(event, step, result, done_count)))
         )
 
-    work = run_steps(event.plan, deps.tools_for(event), report, deps.max_parallel_steps)
+    work = run_steps(event.plan, deps.tools_for(event, policy), report, deps.max_parallel_steps)
     try:
         try:
             results = await deps.running.run(event.task_id, work, remaining_s)

@@ -1,7 +1,8 @@
 """Whether the executor may run a plan: the pure rules, over the plan and what the ledger recorded for it.
 
 The executor runs only the plan the planner recorded, for the tenant that first submitted the task, and only
-if every step passes the plan rules under the constraints of that submission (not those the event carries).
+if every step passes the plan rules under the constraints of that submission (not those the event carries)
+and under the tenant's policy as the executor read it (not as the planner saw it: it may have changed since).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from schemas import Envelope, PlanCreated, TaskSubmitted
+from schemas.policy import TenantPolicy
 from toolbox import ToolSpec
 from troupe.boundary import differs_from_record
-from troupe.plan_rules import plan_problems
+from troupe.policy_gate import gate_problems
 
 __all__ = ["forged_plan", "plan_refusal"]
 
@@ -25,11 +27,13 @@ def forged_plan(event: PlanCreated, owner: Envelope | None, recorded: Envelope |
     return differs_from_record(event, recorded)
 
 
-def plan_refusal(event: PlanCreated, owner: TaskSubmitted, tools: Mapping[str, ToolSpec]) -> str | None:
+def plan_refusal(
+    event: PlanCreated, owner: TaskSubmitted, tools: Mapping[str, ToolSpec], policy: TenantPolicy
+) -> str | None:
     """Why the executor will not run the plan's steps, or None when every step may run."""
     if event.context.request != owner.request or event.context.submitted_at != owner.occurred_at:
         return "the plan's task context is not the one the task was submitted with"
-    problems = plan_problems(event.plan, tools, owner.request.constraints.allowed_tools)
+    problems = gate_problems(event.plan, tools, owner.request.constraints, policy)
     if problems:
         return "the executor refused the plan: " + "; ".join(problems)
     return None

@@ -21,6 +21,7 @@ class Refusal(BaseModel):
 _WHY = {
     400: "The body could not be read as JSON text (e.g. it is not UTF-8).",
     401: "No API key, or an unknown or revoked one.",
+    403: "The key's role may not do this; `detail` says which role may.",
     404: "No such task for the caller's tenant: other tenants' tasks are as absent as unknown ones.",
     413: "The request body, or the event it would make, is over the event size limit.",
     429: "The key's rate limit is reached; `Retry-After` says when to try again.",

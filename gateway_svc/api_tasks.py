@@ -15,6 +15,7 @@ from gateway_svc.api_errors import refusals
 from gateway_svc.components import Components, Parts
 from gateway_svc.idempotency import Claim, fingerprint
 from gateway_svc.pagination import encode_cursor
+from gateway_svc.quota import within_quota
 from gateway_svc.task_state import TaskState, TaskStatus
 from gateway_svc.views import Accepted, LogPage, TaskPage, TaskView, task_summary, task_view
 from schemas import (
@@ -50,7 +51,15 @@ IdempotencyKey = Annotated[
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses=refusals(
-        400, 409, 413, why={409: "The Idempotency-Key was already used for a different request."}
+        400,
+        409,
+        413,
+        429,
+        why={
+            409: "The Idempotency-Key was already used for a different request.",
+            429: "The key's rate limit, or the tenant's quota of tasks in flight (max_tasks_in_flight), is "
+            "reached; `detail` says which.",
+        },
     ),
 )
 async def submit_task(
@@ -81,6 +90,7 @@ async def submit_task(
         task_id, submitted_at = claim.task_id, claim.submitted_at
         if claim.published:
             return _accepted(task_id, None, response)
+    await within_quota(parts, caller.tenant)
     event = TaskSubmitted(
         event_id=deterministic_event_id(task_id, "task.submitted"),
         task_id=task_id,

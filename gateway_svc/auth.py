@@ -36,7 +36,13 @@ ADMIN_KEY_ID = "admin"
 
 
 class Role(StrEnum):
+    """`operator` runs the deployment: sets every tenant's policy and quotas; its keys are made only with
+    the CLI and MONGODB_URI (and the settings' admin key is one). The others act within their own tenant:
+    `admin` manages its tenant's keys and approves, `approver` approves, `user` submits."""
+
+    OPERATOR = "operator"
     ADMIN = "admin"
+    APPROVER = "approver"
     USER = "user"
 
 
@@ -70,8 +76,8 @@ class KeyStore(Protocol):
         ...
 
     async def seed(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
-        """The key with this id and token as stored, revoked or not; created, or replacing one with another
-        token, when there is none (the admin key from the settings, at every start)."""
+        """The key with this id and token as stored, revoked or not, with `role`; created, or replacing one
+        with another token, when there is none (the admin key from the settings, at every start)."""
         ...
 
     async def revoke(self, key_id: str) -> bool: ...
@@ -106,7 +112,12 @@ class MongoKeyStore:
 
     async def seed(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
         doc = await self._keys.find_one({"_id": key_id, "hash": hash_token(token)})
-        return _key(doc) if doc else await self.put(key_id, token, tenant, role)
+        if doc is None:
+            return await self.put(key_id, token, tenant, role)
+        if doc.get("role") != role.value:  # a key seeded before its role changed (admin, now operator)
+            await self._keys.update_one({"_id": key_id}, {"$set": {"role": role.value}})
+            doc["role"] = role.value
+        return _key(doc)
 
     async def revoke(self, key_id: str) -> bool:
         result = await self._keys.update_one({"_id": key_id}, {"$set": {"revoked": True}})
@@ -142,9 +153,11 @@ class InMemoryKeyStore:
 
     async def seed(self, key_id: str, token: str, tenant: str, role: Role) -> ApiKey:
         stored = self.keys.get(key_id)
-        if stored is not None and stored[1] == hash_token(token):
-            return stored[0]
-        return await self.put(key_id, token, tenant, role)
+        if stored is None or stored[1] != hash_token(token):
+            return await self.put(key_id, token, tenant, role)
+        key = stored[0].model_copy(update={"role": role})
+        self.keys[key_id] = (key, stored[1])
+        return key
 
     async def revoke(self, key_id: str) -> bool:
         if key_id not in self.keys:

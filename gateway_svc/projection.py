@@ -202,9 +202,11 @@ def _submitted(state: TaskState, ev: TaskSubmitted) -> dict[str, Any]:
 
 
 def _plan_created(state: TaskState, ev: PlanCreated) -> dict[str, Any]:
+    feedback = {"plan_feedback": ev.revision_feedback} if ev.iteration >= state.plan_iteration else {}
     return {
         **_request(state, ev),
         **_plan(state, ev),
+        **feedback,
         "usage": state.usage + ev.usage,
         **_advance(state, ev.iteration, _PLANNED, TaskStatus.EXECUTING),
     }

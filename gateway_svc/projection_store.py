@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from gateway_svc.pagination import decode_cursor, to_millis
 from gateway_svc.projection import ProjectedEvent, TracedEvent, read_event
-from gateway_svc.task_state import LogEntry, TaskState
+from gateway_svc.task_state import TERMINAL, LogEntry, TaskState
 from troupe.db import Document
 
 __all__ = ["InMemoryTaskStore", "MongoTaskStore", "TaskReader", "TaskWriter"]
@@ -54,6 +54,10 @@ class TaskReader(Protocol):
 
     async def log_page(self, task_id: str, limit: int, cursor: str | None) -> list[LogEntry]:
         """A task's log in time order, after `cursor`."""
+        ...
+
+    async def count_open(self, tenant: str, up_to: int) -> int:
+        """How many of the tenant's tasks have not ended, counting no further than `up_to`."""
         ...
 
 
@@ -114,6 +118,10 @@ class MongoTaskStore:
         found = self._tasks.find(query, {"state": 1}).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         return [TaskState.model_validate_json(d["state"]) async for d in found.limit(limit)]
 
+    async def count_open(self, tenant: str, up_to: int) -> int:
+        ended = sorted(s.value for s in TERMINAL)
+        return await self._tasks.count_documents({"tenant": tenant, "status": {"$nin": ended}}, limit=up_to)
+
     async def log_page(self, task_id: str, limit: int, cursor: str | None) -> list[LogEntry]:
         doc = await self._tasks.find_one({"_id": task_id}, {"log": 1})
         entries = _LOG.validate_json(doc["log"]) if doc and "log" in doc else []
@@ -161,6 +169,9 @@ class InMemoryTaskStore:
 
     async def log_page(self, task_id: str, limit: int, cursor: str | None) -> list[LogEntry]:
         return _after(self.logs.get(task_id, []), cursor)[:limit]
+
+    async def count_open(self, tenant: str, up_to: int) -> int:
+        return min(up_to, sum(t.tenant == tenant and not t.terminal for t in self.tasks.values()))
 
 
 _LOG = TypeAdapter(list[LogEntry])

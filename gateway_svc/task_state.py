@@ -110,6 +110,7 @@ class TaskState(BaseModel):
     iteration: int = 0
     plan: Plan | None = None
     plan_iteration: int = -1
+    plan_feedback: str | None = None
     steps: dict[str, StepState] = Field(default_factory=dict)
     steps_iteration: int = -1
     steps_total: int = 0

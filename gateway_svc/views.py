@@ -62,6 +62,11 @@ class TaskView(TaskSummary):
     current_step: str | None
     constraints: TaskConstraints | None
     plan: Plan | None
+    plan_feedback: str | None = Field(
+        default=None,
+        description="Why the current plan was written: the review that asked for it, and the validator's "
+        "findings when the planner's first draft was refused and re-planned once.",
+    )
     steps: list[StepView]
     results: list[StepResult]
     review: ReviewState | None
@@ -103,6 +108,7 @@ def task_view(state: TaskState, grafana_url: str | None = None) -> TaskView:
         current_step=state.current_step,
         constraints=state.constraints,
         plan=state.plan,
+        plan_feedback=state.plan_feedback,
         steps=[_step(s) for s in state.steps.values()],
         results=state.results,
         review=state.review,

@@ -51,7 +51,8 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
         await artefacts.prepare()
         if settings.admin_api_key is not None:
             # Seeded, not replaced: a revoked admin key stays revoked across restarts until its token changes.
-            await keys.seed(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.ADMIN)
+            # Whoever sets the gateway's environment runs the deployment, so its key is an operator's.
+            await keys.seed(ADMIN_KEY_ID, settings.admin_api_key.get_secret_value(), "default", Role.OPERATOR)
 
     try:
         await prepare_servers(settings, {"MongoDB: creating the indexes": prepare_stores})
@@ -94,7 +95,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
                 liveness=lambda: {} if projection is None else {"projection": projection.alive()},
                 ledger=MongoLedger(database),
-                policies=MongoPolicyStore(database),
+                policies=MongoPolicyStore(database, settings.policy_cache_ttl_s),
             )
     finally:
         await client.close()

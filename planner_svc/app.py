@@ -18,6 +18,7 @@ from troupe.consuming import subscribe_events
 from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
 from troupe.llm.wiring import create_router
+from troupe.policy_store import MongoPolicyStore
 from troupe.service import create_runtime, create_worker_app, group_name
 from troupe.settings import Settings
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> FastStream:
         tools={spec.name: spec for spec in specs},
         artefacts=artefacts,
         excerpt_max_chars=settings.excerpt_max_chars,
+        policies=MongoPolicyStore(runtime.database, settings.policy_cache_ttl_s),
     )
 
     async def on_task_submitted(event: TaskSubmitted) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from planner_svc.plan_writer import PlanWriter
 from toolbox import ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
+from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
 __all__ = ["PlannerDeps"]
@@ -24,3 +25,5 @@ class PlannerDeps:
     # Where outputs too large for an event are kept; a revision is written from excerpts of them.
     artefacts: ArtefactStore
     excerpt_max_chars: int = 8_000
+    # Each tenant's policy, read by the event's tenant; the default store holds none (nothing narrowed).
+    policies: PolicyStore = field(default_factory=InMemoryPolicyStore)

@@ -11,6 +11,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from toolbox.address_policy import IPAddress, check_address, check_host_name
+from toolbox.egress import check_egress
 from toolbox.errors import AddressRefused, InvalidArguments, ToolFailed, ToolTimeout
 from toolbox.registry import ToolContext, ToolSpec
 from toolbox.settings import ToolSettings
@@ -62,8 +63,9 @@ class HttpResult(BaseModel):
 
 
 class HttpClient:
-    """Each hop (the URL and every redirect) is resolved and checked, and the connection goes to the checked
-    address, so a DNS answer that changes between check and connect (rebinding) cannot slip through."""
+    """Each hop (the URL and every redirect) is checked against the tenant's egress allowlist, resolved and
+    checked, and the connection goes to the checked address, so a DNS answer that changes between check and
+    connect (rebinding) cannot slip through, nor a redirect lead outside the allowlist."""
 
     def __init__(
         self,
@@ -102,7 +104,7 @@ class HttpClient:
             transport=self._transport, timeout=timeout, follow_redirects=False
         ) as client:
             for _ in range(_MAX_REDIRECTS + 1):
-                pinned, host = await self._pin(url)
+                pinned, host = await self._pin(url, context.egress_hosts)
                 try:
                     result = await self._fetch(client, args, headers, url, pinned, host)
                 except httpx.TimeoutException:
@@ -118,10 +120,11 @@ class HttpClient:
                 url = result
         raise ToolFailed(f"http_client: more than {_MAX_REDIRECTS} redirects")
 
-    async def _pin(self, url: httpx.URL) -> tuple[httpx.URL, str]:
+    async def _pin(self, url: httpx.URL, egress: tuple[str, ...] | None) -> tuple[httpx.URL, str]:
         host = url.host
         allowlist = self._settings.http_allowlist
         check_host_name(host, allowlist)
+        check_egress("http_client", host, egress)
         try:
             addresses = [ipaddress.ip_address(host)]
         except ValueError:

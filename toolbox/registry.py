@@ -69,6 +69,8 @@ class ToolContext:
     read_only_roots: tuple[Path, ...] = field(default_factory=tuple)
     # One per task's workspace: host-side file tools and sandbox runs take turns in it.
     sides: WorkspaceSides = field(default_factory=WorkspaceSides, compare=False)
+    # The hosts network tools may reach for this task (its tenant's egress allowlist); None: any public host.
+    egress_hosts: tuple[str, ...] | None = None
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -21,6 +22,7 @@ from gateway_svc.auth import MongoKeyStore, Role
 from gateway_svc.client import GatewayClient, GatewayError
 from gateway_svc.projection_store import MongoTaskStore
 from schemas import TaskConstraints, TaskRequest, TaskSubmitted, encode_event
+from schemas.policy import TenantPolicy
 from troupe.artefacts import Pruned, SelectedArtefacts
 from troupe.artifact_files import UnsafeArtifact, save_artifact
 from troupe.db import make_client, make_database
@@ -28,6 +30,7 @@ from troupe.kafka import ensure_topics, make_broker
 from troupe.llm.config import LLMSettings
 from troupe.llm.offline import HOW_TO_CONFIGURE
 from troupe.llm.wiring import build_providers
+from troupe.policy_store import MongoPolicyStore
 from troupe.settings import Settings
 from troupe.stack import check_stack
 
@@ -39,8 +42,13 @@ keys_app = typer.Typer(
     help="API keys of the gateway. Operator commands: they write to MongoDB directly (MONGODB_URI).",
     no_args_is_help=True,
 )
+policy_app = typer.Typer(
+    help="Tenant policies. Operator commands: they read and write MongoDB directly (MONGODB_URI).",
+    no_args_is_help=True,
+)
 app.add_typer(topics_app, name="topics")
 app.add_typer(keys_app, name="keys")
+app.add_typer(policy_app, name="policy")
 console = Console()
 
 Url = Annotated[str, typer.Option("--url", envvar="TROUPE_GATEWAY_URL", help="The gateway's base URL.")]
@@ -313,7 +321,10 @@ def publish(
 @keys_app.command("create")
 def create_key(
     tenant: Annotated[str, typer.Option(help="The tenant whose tasks the key sees.")],
-    role: Annotated[Role, typer.Option(help="admin or user.")] = Role.USER,
+    role: Annotated[
+        Role,
+        typer.Option(help="operator (every tenant's policy), or within the tenant: admin, approver or user."),
+    ] = Role.USER,
 ) -> None:
     """Create an API key; its token is printed once and stored only as a hash."""
     key, token = asyncio.run(_with_keys(lambda keys: keys.create(tenant, role)))
@@ -348,6 +359,43 @@ async def _with_keys(use: Any) -> Any:
         keys = MongoKeyStore(make_database(client, settings))
         await keys.ensure_indexes()
         return await use(keys)
+    finally:
+        await client.close()
+
+
+@policy_app.command("show")
+def show_policy(tenant: Annotated[str, typer.Argument(help="The tenant.")]) -> None:
+    """Print a tenant's policy as JSON (the default, which narrows nothing, when none is set)."""
+    policy = asyncio.run(_with_policies(lambda policies: policies.get(tenant)))
+    console.print_json(policy.model_dump_json())
+
+
+@policy_app.command("set")
+def set_policy(
+    tenant: Annotated[str, typer.Argument(help="The tenant.")],
+    file: Annotated[
+        Path, typer.Option("--file", exists=True, dir_okay=False, help="The policy as JSON (docs/api.md).")
+    ],
+) -> None:
+    """Replace a tenant's policy with the one in --file; every stage applies it within a few seconds."""
+    try:
+        body = json.loads(file.read_text())
+        policy = TenantPolicy.model_validate({**body, "tenant": body.get("tenant", tenant)})
+    except (ValueError, ValidationError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    if policy.tenant != tenant:
+        console.print(f"[red]{escape(f'the file is for tenant {policy.tenant!r}, not {tenant!r}')}[/red]")
+        raise typer.Exit(2)
+    asyncio.run(_with_policies(lambda policies: policies.put(policy)))
+    console.print_json(policy.model_dump_json())
+
+
+async def _with_policies(use: Any) -> Any:
+    settings = Settings()
+    client = make_client(settings)
+    try:
+        return await use(MongoPolicyStore(make_database(client, settings), cache_ttl_s=0))
     finally:
         await client.close()
 

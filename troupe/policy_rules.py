@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from schemas import Plan, PlanStep
 from schemas.policy import TenantPolicy
+from toolbox.egress import host_listed
 
 __all__ = ["approval_reasons", "host_allowed", "plan_hash", "policy_problems"]
 
@@ -23,16 +24,7 @@ def plan_hash(plan: Plan) -> str:
 
 
 def host_allowed(host: str, allowlist: list[str] | None) -> bool:
-    if allowlist is None:
-        return True
-    host = host.lower().rstrip(".")
-    for entry in allowlist:
-        entry = entry.lower().rstrip(".")
-        if entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:]:
-            return True
-        if host == entry:
-            return True
-    return False
+    return allowlist is None or host_listed(host, allowlist)
 
 
 def _url_host(step: PlanStep) -> str | None:

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     artefact_retention_days: float = Field(default=30, ge=0)
     # How much of each step output the reviewer and a revision's planner see (troupe.excerpts).
     excerpt_max_chars: int = Field(default=8_000, ge=500, le=1_000_000)
+    # How long a stage may use a tenant's policy it read before reading it again (troupe.policy_store): an
+    # operator's change reaches every stage within this time. Writes are never cached.
+    policy_cache_ttl_s: float = Field(default=2.0, ge=0, le=60)
     # How long a starting service waits for Kafka and MongoDB before it gives up: servers and services start in
     # any order (compose, Kubernetes), so one that is not up yet is waited for, not a crash.
     start_timeout_s: float = Field(default=120, ge=0)

@@ -49,6 +49,9 @@ def plan_for(prompt: str) -> dict[str, Any]:
         )
     if "[unknown-tool]" in prompt:
         steps.append({"id": "beam", "tool": "teleport", "args": {}})
+    if "[unknown-tool-once]" in prompt and "refused by the validator" not in prompt:
+        # A first draft the validator refuses; the re-plan's prompt carries its findings.
+        steps.append({"id": "beam", "tool": "teleport", "args": {}})
     return {"rationale": f"trace calls from main to {target}", "steps": steps}
 
 

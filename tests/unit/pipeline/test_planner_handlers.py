@@ -82,7 +82,7 @@ async def test_a_redelivered_submission_republishes_the_first_plan_and_asks_no_o
 
 async def test_a_plan_naming_an_unknown_tool_fails_the_task_with_the_reason() -> None:
     bad = Plan(steps=[PlanStep(id="x", tool="teleport", args={})])
-    deps, published = deps_with(Scripted(Draft(bad, "gemini:gemini-2.5-pro", Usage())))
+    deps, published = deps_with(Scripted(*[Draft(bad, "gemini:gemini-2.5-pro", Usage())] * 2))
     await plan_task(submitted(), deps)
     [finished] = published.events
     assert isinstance(finished, TaskFinished) and finished.status is FinalStatus.FAILED
@@ -90,7 +90,7 @@ async def test_a_plan_naming_an_unknown_tool_fails_the_task_with_the_reason() ->
 
 
 async def test_a_tool_the_task_does_not_allow_fails_the_task() -> None:
-    deps, published = deps_with(Scripted(Draft(math_plan("1"), "m", Usage())))
+    deps, published = deps_with(Scripted(*[Draft(math_plan("1"), "m", Usage())] * 2))
     await plan_task(submitted(allowed_tools=["code_analyzer"]), deps)
     [finished] = published.of_type(TaskFinished)
     assert "which the task does not allow" in (finished.reason or "")
@@ -98,7 +98,7 @@ async def test_a_tool_the_task_does_not_allow_fails_the_task() -> None:
 
 async def test_invalid_tool_arguments_fail_the_task() -> None:
     bad = Plan(steps=[PlanStep(id="x", tool="math", args={"expr": "1"})])
-    deps, published = deps_with(Scripted(Draft(bad, "m", Usage())))
+    deps, published = deps_with(Scripted(*[Draft(bad, "m", Usage())] * 2))
     await plan_task(submitted(), deps)
     assert "step 'x': math: invalid arguments" in (published.of_type(TaskFinished)[0].reason or "")
 
