@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import statistics
 import time
@@ -184,8 +185,19 @@ async def test_a_user_key_cannot_approve_when_the_policy_requires_an_approver(te
     await awaiting(tenant.user, task_id)
     refused = await answer(tenant.user, task_id, "approve")
     assert refused.status_code == 403 and "approver_roles" in refused.json()["detail"]
-    assert (await tenant.user.http.get(f"/tasks/{task_id}")).json()["status"] == "awaiting_approval"
+    snapshot = await first_sse_event(tenant.user, task_id)  # the stream shows the wait too
+    assert (snapshot["status"], snapshot["approval"]["iteration"]) == ("awaiting_approval", 1)
+    assert snapshot["plan"]["steps"][0]["id"] == "callgraph" and snapshot["approval"]["reasons"]
     await answer(tenant.approver, task_id, "reject")
+
+
+async def first_sse_event(client: ApiClient, task_id: str) -> dict[str, Any]:
+    async with client.http.stream("GET", f"/tasks/{task_id}/events", timeout=30) as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("data: "):
+                data: dict[str, Any] = json.loads(line.removeprefix("data: "))
+                return data
+    raise AssertionError("the stream ended before its first event")
 
 
 async def test_an_executor_killed_while_a_plan_waits_runs_it_once_after_approval(
