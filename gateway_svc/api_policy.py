@@ -33,7 +33,7 @@ async def get_policy(tenant: Tenant, caller: Caller, parts: Parts) -> TenantPoli
     return await parts.policies.get(tenant)
 
 
-@router.put("/tenants/{tenant}/policy", response_model=TenantPolicy)
+@router.put("/tenants/{tenant}/policy", response_model=TenantPolicy, responses=refusals(400))
 async def put_policy(tenant: Tenant, policy: TenantPolicy, caller: Caller, parts: Parts) -> TenantPolicy:
     """Replace the tenant's policy. Operator only: every stage applies it within TROUPE_POLICY_CACHE_TTL_S."""
     if caller.role is not Role.OPERATOR:

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 
-from gateway_svc import api_approvals, api_artifacts, api_events, api_health, api_policy, api_tasks
+from gateway_svc import api_approvals, api_artifacts, api_events, api_health, api_keys, api_policy, api_tasks
 from gateway_svc.body_limit import BodyLimit
 from gateway_svc.components import Components
 from gateway_svc.pagination import BadCursor
@@ -47,6 +47,7 @@ def create_app(settings: GatewaySettings | None = None, connect: Connect | None 
     app.include_router(api_events.router)
     app.include_router(api_health.router)
     app.include_router(api_policy.router)
+    app.include_router(api_keys.router)
     app.add_exception_handler(PyMongoError, _database_unavailable)
     app.add_exception_handler(BadCursor, _bad_cursor)
     # Inside the request log and span, so a refused body is logged and traced like any other answer.

@@ -15,7 +15,7 @@ from planner_svc.plan_writer import Draft, PlanningFailed, Revision
 from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage
 from schemas.policy import TenantPolicy
 from troupe.ledger import stage_key
-from troupe.policy_gate import gate_problems, limited
+from troupe.policy_gate import gate_problems, narrowed
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["plan_iteration"]
@@ -65,8 +65,7 @@ async def _gated_draft(
 ) -> tuple[Draft, str | None]:
     """A draft that passes the gate, and the findings on the first draft when it took a re-plan."""
     # The writer sees the task's limits as the policy narrows them: its tool catalogue and its budget.
-    limits = limited(context.request.constraints, policy)
-    shown = context.model_copy(update={"request": context.request.model_copy(update={"constraints": limits})})
+    shown = narrowed(context, policy)
     draft_key = stage_key("draft", cause.task_id, iteration)
     first = await _first_draft(cause.task_id, shown, revision, draft_key, deps)
     problems = gate_problems(first.plan, deps.tools, context.request.constraints, policy)

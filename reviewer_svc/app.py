@@ -15,6 +15,7 @@ from troupe.consuming import subscribe_events
 from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
 from troupe.llm.wiring import create_router
+from troupe.policy_store import MongoPolicyStore
 from troupe.service import create_runtime, create_worker_app, group_name
 from troupe.settings import Settings
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastStream:
         judge=RouterJudge(create_router(llm_settings, cache=cache), output_ok),
         artefacts=artefacts,
         excerpt_max_chars=settings.excerpt_max_chars,
+        policies=MongoPolicyStore(runtime.database, settings.policy_cache_ttl_s),
     )
 
     async def on_execution_completed(event: ExecutionCompleted) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reviewer_svc.judge import Judge
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
+from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
 __all__ = ["SERVICE", "ReviewerDeps"]
@@ -22,3 +23,5 @@ class ReviewerDeps:
     # Where outputs too large for an event are kept; the judge is given excerpts of every output.
     artefacts: ArtefactStore
     excerpt_max_chars: int = 8_000
+    # Each tenant's policy (its max_cost_usd caps the review's budget); the default store holds none.
+    policies: PolicyStore = field(default_factory=InMemoryPolicyStore)

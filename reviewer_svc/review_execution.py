@@ -15,6 +15,7 @@ from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted
 from troupe.artefacts import excerpted, whole_results
 from troupe.boundary import differs_from_record, refuse
 from troupe.ledger import stage_key
+from troupe.policy_gate import narrowed
 from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["review_execution"]
@@ -76,8 +77,10 @@ async def _judged(event: ExecutionCompleted, deps: ReviewerDeps) -> ReviewComple
         findings = verify(event.plan, whole)
         record_findings(span, findings)
         shown = excerpted(whole, deps.excerpt_max_chars)
+        # The tenant's max_cost_usd caps the review's budget too; the published context stays the task's.
+        under_policy = narrowed(event.context, await deps.policies.get(event.tenant))
         judgement = grounded(
-            await deps.judge.review(event.task_id, event.context, event.plan, shown, findings), findings
+            await deps.judge.review(event.task_id, under_policy, event.plan, shown, findings), findings
         )
         review = ReviewCompleted(
             **caused_by(event, "review", event.iteration),

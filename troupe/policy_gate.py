@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from schemas import Plan, TaskConstraints
+from schemas import Plan, TaskConstraints, TaskContext
 from schemas.policy import TenantPolicy
 from toolbox import ToolSpec
 from troupe.plan_rules import plan_problems
 from troupe.policy_rules import policy_problems
 
-__all__ = ["gate_problems", "limited", "policy_iteration_cap"]
+__all__ = ["gate_problems", "limited", "narrowed", "policy_iteration_cap"]
 
 
 def _tools(constraints: TaskConstraints, policy: TenantPolicy) -> list[str] | None:
@@ -42,6 +42,13 @@ def limited(constraints: TaskConstraints, policy: TenantPolicy) -> TaskConstrain
             "max_cost_usd": _smaller(constraints.max_cost_usd, policy.max_cost_usd),
         }
     )
+
+
+def narrowed(context: TaskContext, policy: TenantPolicy) -> TaskContext:
+    """The context an LLM call is made under (its tool catalogue and budget); never published, since the
+    executor checks a plan's context against the submitted request."""
+    request = context.request.model_copy(update={"constraints": limited(context.request.constraints, policy)})
+    return context.model_copy(update={"request": request})
 
 
 def policy_iteration_cap(constraints: TaskConstraints, policy: TenantPolicy) -> int | None:

@@ -3,6 +3,7 @@ rule; an LLM's invalid plan gets one re-plan with the findings; the executor han
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -10,13 +11,30 @@ from executor_svc.execute_plan import execute_plan
 from planner_svc.plan_task import plan_task
 from planner_svc.plan_writer import Draft, FunctionPlanWriter
 from planner_svc.revise_plan import revise_plan
-from schemas import FinalStatus, Plan, PlanCreated, PlanStep, ReviewCompleted, TaskFinished, Usage, Verdict
+from reviewer_svc.judge import Judgement
+from reviewer_svc.review_execution import review_execution
+from schemas import (
+    FinalStatus,
+    Finding,
+    Plan,
+    PlanCreated,
+    PlanStep,
+    ReviewCompleted,
+    StepResult,
+    TaskContext,
+    TaskFinished,
+    Usage,
+    Verdict,
+)
 from schemas.policy import TenantPolicy
 from tests.unit.pipeline.fakes import context, math_plan, recorded_plan, submitted
 from tests.unit.pipeline.test_executor_handlers import FakeTools
 from tests.unit.pipeline.test_executor_handlers import deps_with as executor_deps
 from tests.unit.pipeline.test_planner_handlers import Scripted, review
 from tests.unit.pipeline.test_planner_handlers import deps_with as planner_deps
+from tests.unit.pipeline.test_reviewer_handlers import completed as reviewed_execution
+from tests.unit.pipeline.test_reviewer_handlers import deps_judging as reviewer_deps
+from tests.unit.pipeline.test_reviewer_handlers import judgement
 from troupe.ledger import stage_key
 from troupe.policy_store import InMemoryPolicyStore
 
@@ -154,3 +172,32 @@ async def test_the_executor_hands_the_tenant_egress_allowlist_to_the_tools() -> 
     deps = replace(with_policy(deps, egress_hosts=["*.example.com"]), tools_for=tools_for)
     await execute_plan(await recorded_plan(deps.ledger, math_plan("1")), deps)
     assert [p.egress_hosts for p in handed] == [["*.example.com"]]
+
+
+class ContextJudge:
+    """A judge that remembers the context it was asked under."""
+
+    def __init__(self) -> None:
+        self.contexts: list[TaskContext] = []
+
+    async def review(
+        self,
+        task_id: str,
+        context: TaskContext,
+        plan: Plan,
+        results: Sequence[StepResult],
+        findings: Sequence[Finding] = (),
+    ) -> Judgement:
+        self.contexts.append(context)
+        return judgement(Verdict.APPROVED, {"value": 2})
+
+
+async def test_the_review_budget_is_capped_by_the_policy_but_the_published_context_is_the_task_own() -> None:
+    deps, published, _ = reviewer_deps()
+    judge = ContextJudge()
+    deps = replace(with_policy(deps, tenant="default", max_cost_usd=0.25), judge=judge)
+    await review_execution(reviewed_execution(1), deps)
+    [seen] = judge.contexts
+    assert seen.request.constraints.max_cost_usd == 0.25
+    [review_event] = published.of_type(ReviewCompleted)
+    assert review_event.context.request.constraints.max_cost_usd is None
