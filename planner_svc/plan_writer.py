@@ -44,7 +44,9 @@ class Revision:
 class PlanWriter(Protocol):
     """Returns a Draft, or raises PlanningFailed saying why there is none."""
 
-    async def write(self, task_id: str, context: TaskContext, revision: Revision | None) -> Draft: ...
+    async def write(
+        self, task_id: str, context: TaskContext, revision: Revision | None, *, tenant: str
+    ) -> Draft: ...
 
 
 class RouterPlanWriter:
@@ -52,7 +54,9 @@ class RouterPlanWriter:
         self._router = router
         self._tools = tools
 
-    async def write(self, task_id: str, context: TaskContext, revision: Revision | None) -> Draft:
+    async def write(
+        self, task_id: str, context: TaskContext, revision: Revision | None, *, tenant: str
+    ) -> Draft:
         limits = context.request.constraints
         budget = Budget(
             max_tokens=limits.max_llm_tokens, max_cost_usd=limits.max_cost_usd, spent=context.spent
@@ -63,6 +67,8 @@ class RouterPlanWriter:
                 context.request,
                 self._tools,
                 task_id=task_id,
+                tenant=tenant,
+                deadline=context.deadline,
                 budget=budget,
                 feedback=_feedback(revision) if revision else None,
             )
@@ -97,5 +103,7 @@ class FunctionPlanWriter:
     def __init__(self, write: Callable[[TaskContext, Revision | None], Awaitable[Draft]]) -> None:
         self._write = write
 
-    async def write(self, task_id: str, context: TaskContext, revision: Revision | None) -> Draft:
+    async def write(
+        self, task_id: str, context: TaskContext, revision: Revision | None, *, tenant: str
+    ) -> Draft:
         return await self._write(context, revision)

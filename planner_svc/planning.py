@@ -30,7 +30,7 @@ async def plan_iteration(
         )
         return
     try:
-        draft = await _draft(cause.task_id, context, revision, deps)
+        draft = await _draft(cause, context, revision, deps)
     except PlanningFailed as exc:
         await finish(deps.ledger, deps.publisher, cause, FinalStatus.FAILED, by=SERVICE, reason=exc.reason)
         return
@@ -50,8 +50,10 @@ async def plan_iteration(
     await emit_once(deps.ledger, deps.publisher, key, event)
 
 
-async def _draft(task_id: str, context: TaskContext, revision: Revision | None, deps: PlannerDeps) -> Draft:
+async def _draft(
+    cause: Envelope, context: TaskContext, revision: Revision | None, deps: PlannerDeps
+) -> Draft:
     explicit = context.request.plan
     if explicit is not None and revision is None:
         return Draft(explicit, "explicit", Usage())
-    return await deps.writer.write(task_id, context, revision)
+    return await deps.writer.write(cause.task_id, context, revision, tenant=cause.tenant)

@@ -45,6 +45,8 @@ class Judge(Protocol):
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement: ...
 
 
@@ -60,6 +62,8 @@ class RouterJudge:
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement:
         limits = context.request.constraints
         budget = Budget(
@@ -74,6 +78,8 @@ class RouterJudge:
                 output_ok=self._output_ok,
                 findings=findings,
                 task_id=task_id,
+                tenant=tenant,
+                deadline=context.deadline,
                 budget=budget,
             )
         except LLMError as exc:
@@ -108,6 +114,8 @@ class FunctionJudge:
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement:
         self.findings_seen.append(findings)
         return await self._review(plan, results)

@@ -77,7 +77,10 @@ async def _judged(event: ExecutionCompleted, deps: ReviewerDeps) -> ReviewComple
         record_findings(span, findings)
         shown = excerpted(whole, deps.excerpt_max_chars)
         judgement = grounded(
-            await deps.judge.review(event.task_id, event.context, event.plan, shown, findings), findings
+            await deps.judge.review(
+                event.task_id, event.context, event.plan, shown, findings, tenant=event.tenant
+            ),
+            findings,
         )
         review = ReviewCompleted(
             **caused_by(event, "review", event.iteration),

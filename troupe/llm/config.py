@@ -124,7 +124,7 @@ class LLMSettings(BaseSettings):
     breaker_cooldown_s: float = Field(default=30.0, ge=0, description="How long an open circuit skips.")
     max_output_tokens: int = Field(default=4096, ge=16)
     cache_enabled: bool = True
-    cache_ttl_s: float = Field(default=24 * 3600, gt=0)
+    cache_ttl_s: float = Field(default=3600, gt=0)
     cache_collection: str = "llm_cache"
     prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 

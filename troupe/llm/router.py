@@ -100,7 +100,7 @@ class LLMRouter:
         chain = self._settings.chain(request.role)
         messages = _messages(request)
         schema = _json_schema(request.schema) if request.schema else None
-        key = cache_key(request.role, chain, [(m.role, m.content) for m in messages], schema)
+        key = cache_key(request.tenant, request.role, chain, [(m.role, m.content) for m in messages], schema)
         with self._tracer.start_as_current_span(f"llm {request.role.value}") as span:
             span.set_attributes(telemetry.request_attributes(request.role, request.task_id))
             answer = await self._from_cache(key, request)

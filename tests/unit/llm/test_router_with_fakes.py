@@ -140,7 +140,7 @@ async def test_a_broken_cache_never_costs_the_answer() -> None:
 async def test_a_cached_answer_that_no_longer_fits_the_schema_is_a_miss() -> None:
     cache = RecordingCache()
     s = settings()
-    key = cache_key("planner", s.chain(Role.PLANNER), [("user", "p")], Plan.model_json_schema())
+    key = cache_key("default", "planner", s.chain(Role.PLANNER), [("user", "p")], Plan.model_json_schema())
     cache.stored[key] = CachedAnswer(text="not a plan", provider="openai", model="gpt-4o")
     fake = provider(PLAN_JSON)
     answer = await LLMRouter(s, {"openai": fake}, cache=cache).complete(
