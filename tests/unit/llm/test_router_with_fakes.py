@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from schemas import Plan, TaskRequest
 from troupe.llm import (
     AllProvidersFailed,
+    DeadlineReached,
     LLMRequest,
     LLMRouter,
     LLMSettings,
@@ -167,3 +170,21 @@ async def test_tokens_spent_on_answers_that_never_validated_are_reported_with_th
     assert (usage.llm_calls, usage.tokens_in, usage.tokens_out) == (2, 20, 10)
     assert usage.cost_usd == pytest.approx((20 * 2.5 + 10 * 10.0) / 1_000_000)
     assert not failed.value.retryable  # the model cannot produce the schema; retrying later will not help
+
+
+async def test_the_deadline_caps_each_call_and_cuts_the_rest_of_the_chain() -> None:
+    async def slow(request: ProviderRequest) -> ProviderReply:
+        await asyncio.sleep(10)
+        raise AssertionError("never answers")
+
+    first, second = FunctionProvider("gemini", slow), provider(PLAN_JSON)
+    s = settings(planner_chain="gemini:gemini-2.5-pro,openai:gpt-4o", timeout_s=60)
+    router = LLMRouter(s, {"gemini": first, "openai": second})
+    deadline = datetime.now(UTC) + timedelta(seconds=0.2)
+
+    with pytest.raises(DeadlineReached, match="the task's deadline cut the planner chain") as raised:
+        await router.complete(LLMRequest(role=Role.PLANNER, prompt="p", schema=Plan, deadline=deadline))
+
+    assert first.requests[0].timeout_s <= 0.2  # capped by the time left, not the 60 s setting
+    assert second.requests == []
+    assert [a.provider for a in raised.value.attempts] == ["gemini"]
