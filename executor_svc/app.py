@@ -13,11 +13,11 @@ from executor_svc.stop_steps import stop_steps
 from executor_svc.toolbox_runner import ToolboxRunner
 from executor_svc.workspaces import Workspaces
 from schemas import CancelRequested, PlanCreated, TaskFinished
-from toolbox import ToolContext, ToolSettings, build_registry
+from toolbox import Complete, ToolContext, ToolSettings, build_registry
 from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_broadcast, subscribe_events
+from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
-from troupe.llm.roles import ai_tool_completer
 from troupe.llm.wiring import create_router
 from troupe.service import create_runtime, create_worker_app, group_name
 
@@ -26,8 +26,10 @@ __all__ = ["create_app"]
 
 def create_app(settings: ExecutorSettings) -> FastStream:
     runtime = create_runtime(settings)
-    router = create_router(LLMSettings())
-    registry = build_registry(ToolSettings(), complete=ai_tool_completer(router))
+    llm_settings = LLMSettings()
+    cache = MongoCache(runtime.database[llm_settings.cache_collection])
+    router = create_router(llm_settings, cache=cache)
+    registry = build_registry(ToolSettings())
     read_only = tuple(root.resolve() for root in settings.executor_read_only_roots)
     workspaces = Workspaces(
         settings.executor_workspace_root,
@@ -35,9 +37,10 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         settings.executor_workspace_retention_s,
     )
 
-    def tools_for(event: PlanCreated) -> ToolRunner:
+    def tools_for(event: PlanCreated, complete: Complete | None) -> ToolRunner:
         workspace = workspaces.open(event.tenant, event.task_id)
-        return ToolboxRunner(registry, ToolContext(workspace=workspace, read_only_roots=read_only))
+        context = ToolContext(workspace=workspace, read_only_roots=read_only, complete=complete)
+        return ToolboxRunner(registry, context)
 
     artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
     deps = ExecutorDeps(
@@ -49,6 +52,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         max_event_bytes=settings.max_event_bytes,
         artefacts=artefacts,
         artefact_threshold_bytes=settings.artefact_threshold_bytes,
+        router=router,
     )
 
     async def on_plan_created(event: PlanCreated) -> None:
@@ -77,4 +81,10 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         runtime.broker, settings, settings.topics.task_finished, TaskFinished, on_task_finished
     )
 
-    return create_worker_app(runtime, on_startup={"MongoDB: choosing the artefact store": artefacts.prepare})
+    return create_worker_app(
+        runtime,
+        on_startup={
+            "MongoDB: creating the LLM cache's indexes": cache.ensure_indexes,
+            "MongoDB: choosing the artefact store": artefacts.prepare,
+        },
+    )

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import ToolRunner
 from schemas import PlanCreated
-from toolbox import ToolSpec
+from toolbox import Complete, ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
+from troupe.llm.router import LLMRouter
 from troupe.publishing import EventPublisher
 
 __all__ = ["SERVICE", "ExecutorDeps"]
@@ -22,8 +23,8 @@ SERVICE = "executor"
 class ExecutorDeps:
     ledger: Ledger
     publisher: EventPublisher
-    # Tools are bound per plan: each task gets its own workspace.
-    tools_for: Callable[[PlanCreated], ToolRunner]
+    # Tools are bound per plan: each task gets its own workspace and its own ai_tool model (None: no router).
+    tools_for: Callable[[PlanCreated, Complete | None], ToolRunner]
     # What each tool accepts: every plan is checked against these before a step runs.
     tools: Mapping[str, ToolSpec]
     # Where outputs too large for an event are kept.
@@ -32,3 +33,5 @@ class ExecutorDeps:
     max_event_bytes: int = 1024 * 1024
     running: RunningTasks = field(default_factory=RunningTasks)
     artefact_threshold_bytes: int = 32 * 1024
+    # The ai_tool role's router; its calls count in each task's usage and budget.
+    router: LLMRouter | None = None

@@ -115,13 +115,18 @@ def _artefact_note(result: StepResult) -> str:
 
 
 def ai_tool_completer(
-    router: LLMRouter, *, task_id: str | None = None, budget: Budget | None = None
+    router: LLMRouter,
+    *,
+    task_id: str | None = None,
+    tenant: str = "default",
+    budget: Budget | None = None,
 ) -> Callable[[str], Awaitable[str]]:
-    """A prompt -> text function over the `ai_tool` role, the shape the toolbox's ai_tool is given."""
+    """A prompt -> text function over the `ai_tool` role, the shape the toolbox's ai_tool is given. The
+    executor uses `TaskLLM` instead, which also adds the calls to the task's usage."""
 
     async def complete(prompt: str) -> str:
         request: LLMRequest[Any] = LLMRequest(
-            role=Role.AI_TOOL, prompt=prompt, task_id=task_id, budget=budget or Budget()
+            role=Role.AI_TOOL, prompt=prompt, task_id=task_id, tenant=tenant, budget=budget or Budget()
         )
         return (await router.complete(request)).text
 

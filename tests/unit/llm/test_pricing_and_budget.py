@@ -4,7 +4,7 @@ import pytest
 
 from schemas import Usage
 from troupe.llm import Budget, BudgetExceeded
-from troupe.llm.budget import affordable_output_tokens, estimate_tokens
+from troupe.llm.budget import affordable_output_tokens, estimate_tokens, over_budget
 from troupe.llm.pricing import DEFAULT_PRICES, Price, estimate_cost, find_price
 
 PRICE = Price(input_per_mtok=1.0, output_per_mtok=10.0)
@@ -57,3 +57,14 @@ def test_the_cost_limit_caps_the_output_and_refuses_when_spent() -> None:
     spent = Budget(max_cost_usd=0.01, spent=Usage(cost_usd=0.0099))
     with pytest.raises(BudgetExceeded, match="cost budget exceeded"):
         affordable_output_tokens(spent, Usage(), PRICE, 1_000, 4_096, "call")
+
+
+def test_spending_beyond_a_limit_says_which_limit_and_by_what() -> None:
+    within = Budget(max_tokens=100, max_cost_usd=1.0, spent=Usage(tokens_in=60, tokens_out=40, cost_usd=1.0))
+    assert over_budget(within, "the ai_tool calls") is None
+    tokens = within.model_copy(update={"spent": Usage(tokens_in=60, tokens_out=41)})
+    assert over_budget(tokens, "the ai_tool calls") == (
+        "token budget exceeded: the ai_tool calls brought the task to 101 of 100 tokens"
+    )
+    cost = within.model_copy(update={"spent": Usage(cost_usd=1.5)})
+    assert (over_budget(cost, "x") or "").startswith("cost budget exceeded: x brought the task to $1.5")
