@@ -15,10 +15,11 @@ from gateway_svc.projection_store import TaskReader
 from gateway_svc.rate_limit import RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
+from schemas import TaskRequest
 from troupe.artefacts import ArtefactStore
 from troupe.publishing import EventPublisher
 
-__all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck"]
+__all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck", "SubmissionCheck"]
 
 # name -> "is it reachable?"; each check answers within its own timeout.
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -26,8 +27,16 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 LivenessCheck = Callable[[], dict[str, bool]]
 
 
+# Why a task cannot be accepted as asked (a cost budget over unpriced models), or None.
+SubmissionCheck = Callable[[TaskRequest], str | None]
+
+
 def _nothing_to_check() -> dict[str, bool]:
     return {}
+
+
+def _accept_all(request: TaskRequest) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Components:
     artefacts: ArtefactStore
     recent_keys: RecentKeys = field(default_factory=RecentKeys)
     liveness: LivenessCheck = _nothing_to_check
+    refusal: SubmissionCheck = _accept_all
 
 
 def _components(request: Request) -> Components:

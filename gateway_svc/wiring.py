@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
@@ -24,6 +25,8 @@ from gateway_svc.settings import GatewaySettings
 from troupe.artefacts import SelectedArtefacts
 from troupe.db import Document, make_client, make_database
 from troupe.kafka import make_broker
+from troupe.llm.config import LLMSettings
+from troupe.llm.price_check import unpriced_refusal
 from troupe.logs import get_logger
 from troupe.publishing import KafkaEventPublisher
 from troupe.service import prepare_servers
@@ -91,6 +94,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 artefacts=artefacts,
                 recent_keys=RecentKeys(ttl_s=settings.key_cache_ttl_s),
                 liveness=lambda: {} if projection is None else {"projection": projection.alive()},
+                refusal=partial(unpriced_refusal, settings=LLMSettings()),
             )
     finally:
         await client.close()

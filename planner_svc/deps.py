@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner_svc.plan_writer import PlanWriter
+from schemas import TaskRequest
 from toolbox import ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
@@ -24,3 +26,5 @@ class PlannerDeps:
     # Where outputs too large for an event are kept; a revision is written from excerpts of them.
     artefacts: ArtefactStore
     excerpt_max_chars: int = 8_000
+    # Why a submitted task cannot run as asked (the gateway checks too; this catches tasks sent to Kafka).
+    refusal: Callable[[TaskRequest], str | None] = lambda request: None

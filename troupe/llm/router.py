@@ -42,7 +42,7 @@ from troupe.llm.errors import (
     Refused,
 )
 from troupe.llm.offline import HOW_TO_CONFIGURE
-from troupe.llm.pricing import Price, find_price
+from troupe.llm.pricing import FREE, Price
 from troupe.llm.providers.base import Message, Provider, ProviderReply, ProviderRequest
 from troupe.llm.structured import describe_errors, parse_answer, repair_message
 from troupe.logs import get_logger
@@ -53,6 +53,7 @@ T = TypeVar("T", bound=BaseModel)
 log = get_logger("troupe.llm")
 
 NOT_CONFIGURED = "not configured"
+UNPRICED = "not tried: no price is known for it, and the task has a cost budget"
 DEADLINE_PASSED = "not tried: the task's deadline had passed"
 OFFLINE_NOT_AFTER_FAILURE = (
     "not used once a configured provider has failed (name offline in the role's chain to allow that)"
@@ -143,6 +144,10 @@ class LLMRouter:
             if provider is None:
                 attempts.append(Attempt(link.provider, link.model, NOT_CONFIGURED, retryable=False))
                 continue
+            if request.budget.max_cost_usd is not None and self._settings.price(link) is None:
+                # Submission refuses such tasks; this catches a chain or price table changed since then.
+                attempts.append(Attempt(link.provider, link.model, UNPRICED, retryable=False))
+                continue
             if _seconds_left(request.deadline) == 0:
                 attempts.append(Attempt(link.provider, link.model, DEADLINE_PASSED, retryable=False))
                 raise DeadlineReached(request.role.value, attempts, spend.usage)
@@ -220,7 +225,8 @@ class LLMRouter:
         spend: _Spend,
     ) -> ProviderReply:
         settings = self._settings
-        price = find_price(settings.prices, link.provider, link.model)
+        # Unpriced links are skipped for tasks with a cost budget (see _through_chain); others pay in tokens.
+        price = settings.price(link) or FREE
         prompt_tokens = estimate_tokens("".join(m.content for m in messages) + json.dumps(schema or ""))
         max_out = affordable_output_tokens(
             request.budget,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from schemas import Plan, TaskRequest
 from troupe.llm import (
     AllProvidersFailed,
+    Budget,
     DeadlineReached,
+    LLMAnswer,
     LLMRequest,
     LLMRouter,
     LLMSettings,
@@ -188,3 +191,16 @@ async def test_the_deadline_caps_each_call_and_cuts_the_rest_of_the_chain() -> N
     assert first.requests[0].timeout_s <= 0.2  # capped by the time left, not the 60 s setting
     assert second.requests == []
     assert [a.provider for a in raised.value.attempts] == ["gemini"]
+
+
+async def test_a_task_with_a_cost_budget_never_calls_a_model_without_a_price() -> None:
+    unpriced, priced = provider("never"), FunctionProvider("gemini", provider("an answer").answer)
+    s = settings(ai_tool_chain=parse_chain("openai:scripted-model,gemini:gemini-2.5-flash"))
+    router = LLMRouter(s, {"openai": unpriced, "gemini": priced})
+    budget = Budget(max_cost_usd=1.0)
+
+    answer: LLMAnswer[Any] = await router.complete(LLMRequest(role=Role.AI_TOOL, prompt="p", budget=budget))
+
+    assert answer.provider == "gemini" and answer.usage.cost_usd > 0
+    assert unpriced.requests == []
+    assert "no price is known" in answer.failed_attempts[0].reason

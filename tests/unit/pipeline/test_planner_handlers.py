@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 import pytest
 
 from planner_svc.cancel_task import cancel_task
@@ -16,6 +19,7 @@ from schemas import (
     PlanCreated,
     PlanStep,
     ReviewCompleted,
+    TaskConstraints,
     TaskContext,
     TaskFinished,
     Usage,
@@ -25,6 +29,8 @@ from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, c
 from toolbox import ToolSettings, build_registry
 from troupe.artefacts import InMemoryArtefacts
 from troupe.ledger import InMemoryLedger, stage_key
+from troupe.llm.config import LLMSettings
+from troupe.llm.price_check import unpriced_refusal
 from troupe.publishing import RecordingPublisher
 
 TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
@@ -172,3 +178,21 @@ async def test_a_failure_recorded_but_never_published_goes_out_when_the_submissi
     await plan_task(submitted(), deps)
     [finished] = publisher.of_type(TaskFinished)
     assert (finished.status, finished.reason) == (FinalStatus.FAILED, "no plan")
+
+
+async def test_a_task_sent_straight_to_kafka_with_a_cost_budget_over_an_unpriced_model_is_rejected() -> None:
+    llm = LLMSettings(_env_file=None, openai_api_key="k", reviewer_chain="openai:scripted-model")  # type: ignore[arg-type]
+    writer = Scripted(Draft(math_plan("1"), "m", Usage()))
+    deps, published = deps_with(writer)
+    deps = replace(deps, refusal=partial(unpriced_refusal, settings=llm))
+    task = submitted()
+    budgeted = task.request.model_copy(update={"constraints": TaskConstraints(max_cost_usd=0.5)})
+
+    await plan_task(task.model_copy(update={"request": budgeted}), deps)
+
+    [finished] = published.events
+    assert isinstance(finished, TaskFinished) and finished.status is FinalStatus.REJECTED
+    assert (finished.reason or "").startswith(
+        "max_cost_usd cannot be kept: no price is known for openai:scripted-model (reviewer)"
+    )
+    assert writer.revisions == []  # no model was asked
