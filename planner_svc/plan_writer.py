@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas import Plan, StepResult, TaskContext, Usage
+from schemas import FinalStatus, Plan, StepResult, TaskContext, Usage
 from toolbox import ToolSpec
 from troupe.llm.budget import Budget
-from troupe.llm.errors import LLMError
+from troupe.llm.errors import DeadlineReached, LLMError
 from troupe.llm.roles import plan_task
 from troupe.llm.router import LLMRouter
 
@@ -20,10 +20,14 @@ __all__ = ["Draft", "FunctionPlanWriter", "PlanWriter", "PlanningFailed", "Revis
 class PlanningFailed(Exception):
     """No plan could be had; `reason` says why, for the task's final status."""
 
-    def __init__(self, reason: str, usage: Usage | None = None) -> None:
+    def __init__(
+        self, reason: str, usage: Usage | None = None, status: FinalStatus = FinalStatus.FAILED
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.usage = usage or Usage()
+        # timed_out when the task's deadline cut the planner's chain.
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class RouterPlanWriter:
                 budget=budget,
                 feedback=_feedback(revision) if revision else None,
             )
+        except DeadlineReached as exc:
+            raise PlanningFailed(f"no plan: {exc.reason}", exc.usage, FinalStatus.TIMED_OUT) from exc
         except LLMError as exc:
             raise PlanningFailed(f"no plan: {exc.reason}") from exc
         if answer.parsed is None:  # pragma: no cover - the router always parses when given a schema

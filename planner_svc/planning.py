@@ -32,7 +32,7 @@ async def plan_iteration(
     try:
         draft = await _draft(cause, context, revision, deps)
     except PlanningFailed as exc:
-        await finish(deps.ledger, deps.publisher, cause, FinalStatus.FAILED, by=SERVICE, reason=exc.reason)
+        await finish(deps.ledger, deps.publisher, cause, exc.status, by=SERVICE, reason=exc.reason)
         return
     problems = plan_problems(draft.plan, deps.tools, context.request.constraints.allowed_tools)
     if problems:

@@ -48,9 +48,7 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
         try:
             review = await _judged(event, deps)
         except ReviewFailed as exc:
-            await finish(
-                deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=exc.reason
-            )
+            await finish(deps.ledger, deps.publisher, event, exc.status, by=SERVICE, reason=exc.reason)
             return
 
     async def conclude(stored: Envelope) -> None:

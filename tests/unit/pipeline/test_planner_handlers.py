@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from planner_svc.cancel_task import cancel_task
 from planner_svc.deps import PlannerDeps
 from planner_svc.plan_task import plan_task
-from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, Revision
+from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, Revision, RouterPlanWriter
 from planner_svc.revise_plan import revise_plan
 from schemas import (
     CancelRequested,
@@ -24,13 +26,16 @@ from schemas import (
     TaskFinished,
     Usage,
     Verdict,
+    utc_now,
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
 from troupe.artefacts import InMemoryArtefacts
 from troupe.ledger import InMemoryLedger, stage_key
+from troupe.llm import LLMRouter
 from troupe.llm.config import LLMSettings
 from troupe.llm.price_check import unpriced_refusal
+from troupe.llm.providers import FunctionProvider, ProviderReply, ProviderRequest
 from troupe.publishing import RecordingPublisher
 
 TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
@@ -196,3 +201,26 @@ async def test_a_task_sent_straight_to_kafka_with_a_cost_budget_over_an_unpriced
         "max_cost_usd cannot be kept: no price is known for openai:scripted-model (reviewer)"
     )
     assert writer.revisions == []  # no model was asked
+
+
+async def test_a_planner_chain_cut_by_the_deadline_times_the_task_out_saying_so() -> None:
+    async def slow(request: ProviderRequest) -> ProviderReply:
+        await asyncio.sleep(10)
+        raise AssertionError("never answers")
+
+    llm = LLMSettings(_env_file=None, planner_chain="openai:gpt-4o", timeout_s=30)  # type: ignore[arg-type]
+    router = LLMRouter(llm, {"openai": FunctionProvider("openai", slow)})
+    publisher = RecordingPublisher()
+    deps = PlannerDeps(InMemoryLedger(), publisher, RouterPlanWriter(router, []), TOOLS, InMemoryArtefacts())
+    task = submitted()
+    allowed = task.request.constraints.max_duration_s
+    # Submitted long enough ago that a quarter of a second is left.
+    await plan_task(
+        task.model_copy(update={"occurred_at": utc_now() - timedelta(seconds=allowed - 0.25)}), deps
+    )
+
+    [finished] = publisher.of_type(TaskFinished)
+    assert finished.status is FinalStatus.TIMED_OUT
+    assert (finished.reason or "").startswith(
+        "no plan: the task's deadline cut the planner chain: openai:gpt-4o:"
+    )
