@@ -17,11 +17,11 @@ from executor_svc.toolbox_runner import ToolboxRunner
 from executor_svc.workspaces import Workspaces
 from schemas import ApprovalDecided, CancelRequested, PlanCreated, TaskFinished
 from schemas.policy import TenantPolicy
-from toolbox import ToolContext, ToolSettings, build_registry
+from toolbox import Complete, ToolContext, ToolSettings, build_registry
 from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_broadcast, subscribe_events
+from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
-from troupe.llm.roles import ai_tool_completer
 from troupe.llm.wiring import create_router
 from troupe.policy_store import MongoPolicyStore
 from troupe.service import create_runtime, create_worker_app, group_name
@@ -31,8 +31,10 @@ __all__ = ["create_app"]
 
 def create_app(settings: ExecutorSettings) -> FastStream:
     runtime = create_runtime(settings)
-    router = create_router(LLMSettings())
-    registry = build_registry(ToolSettings(), complete=ai_tool_completer(router))
+    llm_settings = LLMSettings()
+    cache = MongoCache(runtime.database[llm_settings.cache_collection])
+    router = create_router(llm_settings, cache=cache)
+    registry = build_registry(ToolSettings())
     read_only = tuple(root.resolve() for root in settings.executor_read_only_roots)
     workspaces = Workspaces(
         settings.executor_workspace_root,
@@ -40,10 +42,12 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         settings.executor_workspace_retention_s,
     )
 
-    def tools_for(event: PlanCreated, policy: TenantPolicy) -> ToolRunner:
+    def tools_for(event: PlanCreated, policy: TenantPolicy, complete: Complete | None) -> ToolRunner:
         workspace = workspaces.open(event.tenant, event.task_id)
         egress = None if policy.egress_hosts is None else tuple(policy.egress_hosts)
-        context = ToolContext(workspace=workspace, read_only_roots=read_only, egress_hosts=egress)
+        context = ToolContext(
+            workspace=workspace, read_only_roots=read_only, egress_hosts=egress, complete=complete
+        )
         return ToolboxRunner(registry, context)
 
     artefacts = SelectedArtefacts(runtime.database, settings.artefact_store)
@@ -59,6 +63,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
         artefact_threshold_bytes=settings.artefact_threshold_bytes,
         policies=MongoPolicyStore(runtime.database, settings.policy_cache_ttl_s),
         waits=waits,
+        router=router,
     )
 
     async def on_plan_created(event: PlanCreated) -> None:
@@ -101,6 +106,7 @@ def create_app(settings: ExecutorSettings) -> FastStream:
     app = create_worker_app(
         runtime,
         on_startup={
+            "MongoDB: creating the LLM cache's indexes": cache.ensure_indexes,
             "MongoDB: choosing the artefact store": artefacts.prepare,
             "MongoDB: indexing the waits for approval": waits.ensure_indexes,
         },

@@ -10,9 +10,10 @@ from executor_svc.running_tasks import RunningTasks
 from executor_svc.step_runner import ToolRunner
 from schemas import PlanCreated
 from schemas.policy import TenantPolicy
-from toolbox import ToolSpec
+from toolbox import Complete, ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
+from troupe.llm.router import LLMRouter
 from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
@@ -25,8 +26,9 @@ SERVICE = "executor"
 class ExecutorDeps:
     ledger: Ledger
     publisher: EventPublisher
-    # Tools are bound per plan: each task gets its own workspace, and its tenant's egress allowlist.
-    tools_for: Callable[[PlanCreated, TenantPolicy], ToolRunner]
+    # Tools are bound per plan: each task gets its own workspace, its tenant's egress allowlist and its own
+    # ai_tool model (None: no router).
+    tools_for: Callable[[PlanCreated, TenantPolicy, Complete | None], ToolRunner]
     # What each tool accepts: every plan is checked against these before a step runs.
     tools: Mapping[str, ToolSpec]
     # Where outputs too large for an event are kept.
@@ -39,3 +41,5 @@ class ExecutorDeps:
     policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
     # The waits for approval, by expiry, for the sweep.
     waits: ApprovalWaits = field(default_factory=InMemoryApprovalWaits)
+    # The ai_tool role's router; its calls count in each task's usage and budget.
+    router: LLMRouter | None = None

@@ -19,11 +19,13 @@ from schemas import (
     StepProgressed,
     StepResult,
     TaskSubmitted,
+    Usage,
     utc_now,
 )
 from schemas.policy import TenantPolicy
 from troupe.boundary import owner_key, refuse
 from troupe.ledger import stage_key
+from troupe.llm.task_llm import TaskLLM
 from troupe.logs import get_logger
 from troupe.metrics import record_event_refused
 from troupe.stages import caused_by, emit_once, finish, look_up, replay
@@ -95,7 +97,9 @@ async def _run(event: PlanCreated, deps: ExecutorDeps, policy: TenantPolicy) -> 
             asyncio.create_task(deps.publisher.publish(_progress(event, step, result, done_count)))
         )
 
-    work = run_steps(event.plan, deps.tools_for(event, policy), report, deps.max_parallel_steps)
+    llm = _task_llm(event, deps)
+    tools = deps.tools_for(event, policy, llm.complete if llm else None)
+    work = run_steps(event.plan, tools, report, deps.max_parallel_steps)
     try:
         try:
             results = await deps.running.run(event.task_id, work, remaining_s)
@@ -109,16 +113,31 @@ async def _run(event: PlanCreated, deps: ExecutorDeps, policy: TenantPolicy) -> 
         )
         await finish(deps.ledger, deps.publisher, event, FinalStatus.TIMED_OUT, by=SERVICE, reason=reason)
         return
+    usage = llm.usage if llm else Usage()
     completed = ExecutionCompleted(
         **caused_by(event, "execute", event.iteration),
-        context=event.context,
+        context=event.context.after(usage),
         plan=event.plan,
         results=results,
+        usage=usage,
     )
     completed = await keep_large_outputs(
         completed, deps.artefacts, deps.artefact_threshold_bytes, deps.max_event_bytes
     )
+    if llm is not None and llm.over_budget is not None:
+        # Ended before the results go out, so the reviewer finds the task over and spends nothing more;
+        # the results still go out, carrying what the ai_tool steps spent into the task's usage.
+        reason = f"the plan's ai_tool steps went over the task's budget: {llm.over_budget}"
+        await finish(
+            deps.ledger, deps.publisher, event, FinalStatus.BUDGET_EXHAUSTED, by=SERVICE, reason=reason
+        )
     await emit_once(deps.ledger, deps.publisher, key, completed)
+
+
+def _task_llm(event: PlanCreated, deps: ExecutorDeps) -> TaskLLM | None:
+    if deps.router is None:
+        return None
+    return TaskLLM(deps.router, task_id=event.task_id, tenant=event.tenant, context=event.context)
 
 
 def _progress(event: PlanCreated, step: PlanStep, result: StepResult | None, done: int) -> StepProgressed:

@@ -70,6 +70,9 @@ async def submit_task(
     idempotency_key: IdempotencyKey = None,
 ) -> Accepted:
     """Accept a task: publish `task.submitted` and answer with its id before any work is done."""
+    if (refusal := parts.refusal(request)) is not None:
+        invalid = {"type": "value_error", "loc": ["body", "constraints", "max_cost_usd"], "msg": refusal}
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [invalid])
     task_id, submitted_at = str(uuid.uuid4()), utc_now()
     if idempotency_key is not None:
         claim = await _claim(

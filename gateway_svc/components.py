@@ -15,12 +15,13 @@ from gateway_svc.projection_store import TaskReader
 from gateway_svc.rate_limit import RateLimiter
 from gateway_svc.recent_keys import RecentKeys
 from gateway_svc.settings import GatewaySettings
+from schemas import TaskRequest
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import InMemoryLedger, Ledger
 from troupe.policy_store import InMemoryPolicyStore, PolicyStore
 from troupe.publishing import EventPublisher
 
-__all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck"]
+__all__ = ["Components", "LivenessCheck", "Parts", "ReadinessCheck", "SubmissionCheck"]
 
 # name -> "is it reachable?"; each check answers within its own timeout.
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -28,8 +29,16 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 LivenessCheck = Callable[[], dict[str, bool]]
 
 
+# Why a task cannot be accepted as asked (a cost budget over unpriced models), or None.
+SubmissionCheck = Callable[[TaskRequest], str | None]
+
+
 def _nothing_to_check() -> dict[str, bool]:
     return {}
+
+
+def _accept_all(request: TaskRequest) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class Components:
     # The stage ledger: where a person's decision on a waiting plan is recorded, once, before it is published.
     ledger: Ledger = field(default_factory=InMemoryLedger)
     policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
+    refusal: SubmissionCheck = _accept_all
 
 
 def _components(request: Request) -> Components:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,6 +26,8 @@ from troupe.artefacts import SelectedArtefacts
 from troupe.db import Document, make_client, make_database
 from troupe.kafka import make_broker
 from troupe.ledger import MongoLedger
+from troupe.llm.config import LLMSettings
+from troupe.llm.price_check import unpriced_refusal
 from troupe.logs import get_logger
 from troupe.policy_store import MongoPolicyStore
 from troupe.publishing import KafkaEventPublisher
@@ -96,6 +99,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Components]:
                 liveness=lambda: {} if projection is None else {"projection": projection.alive()},
                 ledger=MongoLedger(database),
                 policies=MongoPolicyStore(database, settings.policy_cache_ttl_s),
+                refusal=partial(unpriced_refusal, settings=LLMSettings()),
             )
     finally:
         await client.close()

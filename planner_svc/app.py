@@ -17,6 +17,7 @@ from troupe.artefacts import SelectedArtefacts
 from troupe.consuming import subscribe_events
 from troupe.llm.cache import MongoCache
 from troupe.llm.config import LLMSettings
+from troupe.llm.price_check import unpriced_refusal
 from troupe.llm.wiring import create_router
 from troupe.policy_store import MongoPolicyStore
 from troupe.service import create_runtime, create_worker_app, group_name
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> FastStream:
         artefacts=artefacts,
         excerpt_max_chars=settings.excerpt_max_chars,
         policies=MongoPolicyStore(runtime.database, settings.policy_cache_ttl_s),
+        refusal=partial(unpriced_refusal, settings=llm_settings),
     )
 
     async def on_task_submitted(event: TaskSubmitted) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from planner_svc.plan_writer import PlanWriter
+from schemas import TaskRequest
 from toolbox import ToolSpec
 from troupe.artefacts import ArtefactStore
 from troupe.ledger import Ledger
@@ -27,3 +29,5 @@ class PlannerDeps:
     excerpt_max_chars: int = 8_000
     # Each tenant's policy, read by the event's tenant; the default store holds none (nothing narrowed).
     policies: PolicyStore = field(default_factory=InMemoryPolicyStore)
+    # Why a submitted task cannot run as asked (the gateway checks too; this catches tasks sent to Kafka).
+    refusal: Callable[[TaskRequest], str | None] = lambda request: None

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas import Plan, StepResult, TaskContext, Usage
+from schemas import FinalStatus, Plan, StepResult, TaskContext, Usage
 from toolbox import ToolSpec
 from troupe.llm.budget import Budget
-from troupe.llm.errors import LLMError
+from troupe.llm.errors import DeadlineReached, LLMError
 from troupe.llm.roles import plan_task
 from troupe.llm.router import LLMRouter
 
@@ -20,10 +20,14 @@ __all__ = ["Draft", "FunctionPlanWriter", "PlanWriter", "PlanningFailed", "Revis
 class PlanningFailed(Exception):
     """No plan could be had; `reason` says why, for the task's final status."""
 
-    def __init__(self, reason: str, usage: Usage | None = None) -> None:
+    def __init__(
+        self, reason: str, usage: Usage | None = None, status: FinalStatus = FinalStatus.FAILED
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.usage = usage or Usage()
+        # timed_out when the task's deadline cut the planner's chain.
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,9 @@ class Revision:
 class PlanWriter(Protocol):
     """Returns a Draft, or raises PlanningFailed saying why there is none."""
 
-    async def write(self, task_id: str, context: TaskContext, revision: Revision | None) -> Draft: ...
+    async def write(
+        self, task_id: str, context: TaskContext, revision: Revision | None, *, tenant: str
+    ) -> Draft: ...
 
 
 class RouterPlanWriter:
@@ -52,7 +58,9 @@ class RouterPlanWriter:
         self._router = router
         self._tools = tools
 
-    async def write(self, task_id: str, context: TaskContext, revision: Revision | None) -> Draft:
+    async def write(
+        self, task_id: str, context: TaskContext, revision: Revision | None, *, tenant: str
+    ) -> Draft:
         limits = context.request.constraints
         budget = Budget(
             max_tokens=limits.max_llm_tokens, max_cost_usd=limits.max_cost_usd, spent=context.spent
@@ -63,9 +71,13 @@ class RouterPlanWriter:
                 context.request,
                 self._tools,
                 task_id=task_id,
+                tenant=tenant,
+                deadline=context.deadline,
                 budget=budget,
                 feedback=_feedback(revision) if revision else None,
             )
+        except DeadlineReached as exc:
+            raise PlanningFailed(f"no plan: {exc.reason}", exc.usage, FinalStatus.TIMED_OUT) from exc
         except LLMError as exc:
             raise PlanningFailed(f"no plan: {exc.reason}") from exc
         if answer.parsed is None:  # pragma: no cover - the router always parses when given a schema
@@ -97,5 +109,7 @@ class FunctionPlanWriter:
     def __init__(self, write: Callable[[TaskContext, Revision | None], Awaitable[Draft]]) -> None:
         self._write = write
 
-    async def write(self, task_id: str, context: TaskContext, revision: Revision | None) -> Draft:
+    async def write(
+        self, task_id: str, context: TaskContext, revision: Revision | None, *, tenant: str
+    ) -> Draft:
         return await self._write(context, revision)

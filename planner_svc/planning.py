@@ -42,7 +42,7 @@ async def plan_iteration(
     try:
         draft, findings = await _gated_draft(cause, context, iteration, revision, policy, deps)
     except PlanningFailed as exc:
-        await finish(deps.ledger, deps.publisher, cause, FinalStatus.FAILED, by=SERVICE, reason=exc.reason)
+        await finish(deps.ledger, deps.publisher, cause, exc.status, by=SERVICE, reason=exc.reason)
         return
     event = PlanCreated(
         **caused_by(cause, "plan", iteration, iteration=iteration),
@@ -67,7 +67,7 @@ async def _gated_draft(
     # The writer sees the task's limits as the policy narrows them: its tool catalogue and its budget.
     shown = narrowed(context, policy)
     draft_key = stage_key("draft", cause.task_id, iteration)
-    first = await _first_draft(cause.task_id, shown, revision, draft_key, deps)
+    first = await _first_draft(cause, shown, revision, draft_key, deps)
     problems = gate_problems(first.plan, deps.tools, context.request.constraints, policy)
     if not problems:
         return first, None
@@ -79,7 +79,7 @@ async def _gated_draft(
     findings = _not_executable(first, problems)
     try:
         second = await deps.writer.write(
-            cause.task_id, shown.after(first.usage), _replan(revision, first, findings)
+            cause.task_id, shown.after(first.usage), _replan(revision, first, findings), tenant=cause.tenant
         )
     except PlanningFailed as exc:
         raise PlanningFailed(f"{findings}; then {exc.reason}", first.usage + exc.usage) from exc
@@ -91,7 +91,7 @@ async def _gated_draft(
 
 
 async def _first_draft(
-    task_id: str, shown: TaskContext, revision: Revision | None, draft_key: str, deps: PlannerDeps
+    cause: Envelope, shown: TaskContext, revision: Revision | None, draft_key: str, deps: PlannerDeps
 ) -> Draft:
     """The iteration's first draft: the refused one recorded, when a redelivered input already got it."""
     recorded = await deps.ledger.find(draft_key)
@@ -100,7 +100,7 @@ async def _first_draft(
     explicit = shown.request.plan
     if explicit is not None and revision is None:
         return Draft(explicit, "explicit", Usage())
-    return await deps.writer.write(task_id, shown, revision)
+    return await deps.writer.write(cause.task_id, shown, revision, tenant=cause.tenant)
 
 
 async def _keep_draft(

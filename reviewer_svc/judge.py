@@ -8,9 +8,9 @@ from typing import Protocol
 
 from pydantic import JsonValue
 
-from schemas import Finding, Plan, StepResult, TaskContext, Usage, Verdict
+from schemas import FinalStatus, Finding, Plan, StepResult, TaskContext, Usage, Verdict
 from troupe.llm.budget import Budget
-from troupe.llm.errors import LLMError
+from troupe.llm.errors import DeadlineReached, LLMError
 from troupe.llm.offline import OutputCheck
 from troupe.llm.roles import review_results
 from troupe.llm.router import LLMRouter
@@ -19,9 +19,11 @@ __all__ = ["FunctionJudge", "Judge", "Judgement", "ReviewFailed", "RouterJudge"]
 
 
 class ReviewFailed(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, status: FinalStatus = FinalStatus.FAILED) -> None:
         super().__init__(reason)
         self.reason = reason
+        # timed_out when the task's deadline cut the reviewer's chain.
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class Judge(Protocol):
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement: ...
 
 
@@ -60,6 +64,8 @@ class RouterJudge:
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement:
         limits = context.request.constraints
         budget = Budget(
@@ -74,8 +80,12 @@ class RouterJudge:
                 output_ok=self._output_ok,
                 findings=findings,
                 task_id=task_id,
+                tenant=tenant,
+                deadline=context.deadline,
                 budget=budget,
             )
+        except DeadlineReached as exc:
+            raise ReviewFailed(f"no review: {exc.reason}", FinalStatus.TIMED_OUT) from exc
         except LLMError as exc:
             raise ReviewFailed(f"no review: {exc.reason}") from exc
         review = answer.parsed
@@ -108,6 +118,8 @@ class FunctionJudge:
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement:
         self.findings_seen.append(findings)
         return await self._review(plan, results)

@@ -49,9 +49,7 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
         try:
             review = await _judged(event, deps)
         except ReviewFailed as exc:
-            await finish(
-                deps.ledger, deps.publisher, event, FinalStatus.FAILED, by=SERVICE, reason=exc.reason
-            )
+            await finish(deps.ledger, deps.publisher, event, exc.status, by=SERVICE, reason=exc.reason)
             return
 
     async def conclude(stored: Envelope) -> None:
@@ -80,7 +78,10 @@ async def _judged(event: ExecutionCompleted, deps: ReviewerDeps) -> ReviewComple
         # The tenant's max_cost_usd caps the review's budget too; the published context stays the task's.
         under_policy = narrowed(event.context, await deps.policies.get(event.tenant))
         judgement = grounded(
-            await deps.judge.review(event.task_id, under_policy, event.plan, shown, findings), findings
+            await deps.judge.review(
+                event.task_id, under_policy, event.plan, shown, findings, tenant=event.tenant
+            ),
+            findings,
         )
         review = ReviewCompleted(
             **caused_by(event, "review", event.iteration),

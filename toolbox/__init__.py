@@ -21,6 +21,7 @@ from toolbox.errors import (
 )
 from toolbox.registry import (
     ENTRY_POINT_GROUP,
+    Complete,
     Registry,
     Tool,
     ToolContext,
@@ -34,6 +35,7 @@ from toolbox.settings import ToolSettings
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AddressRefused",
+    "Complete",
     "InvalidArguments",
     "InvalidResult",
     "PathRefused",

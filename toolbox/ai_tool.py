@@ -1,20 +1,18 @@
 """ai_tool: hands the step's prompt to the LLM router's ai_tool role (injected, so the toolbox does not
-import the router)."""
+import the router). The executor hands each task's own completer in the ToolContext, so the calls count in
+that task's usage and budget; the one given at construction serves callers without one."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from toolbox.errors import ProviderNotConfigured, ToolError, ToolFailed, ToolTimeout
-from toolbox.registry import ToolContext, ToolSpec
+from toolbox.registry import Complete, ToolContext, ToolSpec
 from toolbox.settings import ToolSettings
 
 __all__ = ["AiTool", "AiToolArgs", "AiToolResult", "Complete"]
-
-Complete = Callable[[str], Awaitable[str]]
 
 
 class AiToolArgs(BaseModel):
@@ -40,11 +38,12 @@ class AiTool:
         )
 
     async def run(self, args: AiToolArgs, context: ToolContext) -> AiToolResult:
-        if self._complete is None:
+        complete = context.complete or self._complete
+        if complete is None:
             raise ProviderNotConfigured("ai_tool: no LLM is wired in (the router's ai_tool role)")
         try:
             async with asyncio.timeout(self._timeout):
-                text = await self._complete(args.prompt)
+                text = await complete(args.prompt)
         except TimeoutError:
             raise ToolTimeout(f"ai_tool: no answer from the LLM within {self._timeout:g} s") from None
         except ToolError:

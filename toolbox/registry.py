@@ -8,7 +8,7 @@ factory that takes the ToolSettings and returns a tool (or names a ready tool ob
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -22,6 +22,7 @@ from toolbox.workspace_sides import WorkspaceSides
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Complete",
     "Registry",
     "Tool",
     "ToolContext",
@@ -61,12 +62,18 @@ class ToolSpec(BaseModel):
         }
 
 
+# A prompt -> text call to the task's language model: the ai_tool role of the LLM router, bound to one task.
+Complete = Callable[[str], Awaitable[str]]
+
+
 @dataclass(frozen=True)
 class ToolContext:
-    """What the executor knows about the step: where the task's files are and what else it may read."""
+    """What the executor knows about the step: where the task's files are, what else it may read, and the
+    task's own language model (accounted to the task's usage and budget)."""
 
     workspace: Path
     read_only_roots: tuple[Path, ...] = field(default_factory=tuple)
+    complete: Complete | None = field(default=None, compare=False)
     # One per task's workspace: host-side file tools and sandbox runs take turns in it.
     sides: WorkspaceSides = field(default_factory=WorkspaceSides, compare=False)
     # The hosts network tools may reach for this task (its tenant's egress allowlist); None: any public host.

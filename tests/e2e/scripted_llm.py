@@ -4,7 +4,8 @@ It answers like a careful model would for the demo task, deterministically and p
 - planner: the first plan asks the code analyzer for the wrong target ("process"); a revision (its prompt
   carries the review) asks for "process_data";
 - reviewer: approves when a step found a call path, with the path as the final result; asks for a revision
-  otherwise. So every task goes plan, execute, review (revise), plan, execute, review (approved).
+  otherwise. So every task goes plan, execute, review (revise), plan, execute, review (approved);
+- ai_tool (model AI_TOOL_MODEL, when a test points the ai_tool chain at it): a line of text about the prompt.
 It runs in a thread with its own event loop, so the services (separate processes) reach it whatever the
 test's own loop is doing.
 """
@@ -29,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "callchain_app"
-PLANNER_MODEL, REVIEWER_MODEL = "gpt-4o", "gpt-4o-mini"
+PLANNER_MODEL, REVIEWER_MODEL, AI_TOOL_MODEL = "gpt-4o", "gpt-4o-mini", "gpt-4.1-nano"
 SLOW_S = 4
 
 
@@ -112,7 +113,10 @@ class ScriptedLLM:
                 await asyncio.sleep(SLOW_S)
         finally:
             self.open_calls[model] -= 1
-        answer = plan_for(prompt) if model == PLANNER_MODEL else review_for(prompt)
+        if model == AI_TOOL_MODEL:
+            content = f"summary of: {prompt[:60]}"
+        else:
+            content = json.dumps(plan_for(prompt) if model == PLANNER_MODEL else review_for(prompt))
         return JSONResponse(
             {
                 "id": "chatcmpl-e2e",
@@ -123,7 +127,7 @@ class ScriptedLLM:
                     {
                         "index": 0,
                         "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": json.dumps(answer)},
+                        "message": {"role": "assistant", "content": content},
                     }
                 ],
                 "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},

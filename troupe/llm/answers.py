@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -35,11 +36,15 @@ class Review(BaseModel):
 
 @dataclass(frozen=True)
 class LLMRequest(Generic[T]):
+    """One call. `tenant` scopes the cache; `deadline` (the task's) cuts the fallback chain when it passes."""
+
     role: Role
     prompt: str
     schema: type[T] | None = None
     system: str | None = None
     task_id: str | None = None
+    tenant: str = "default"
+    deadline: datetime | None = None
     budget: Budget = field(default_factory=Budget)
     offline: OfflineAnswer | None = None
 

@@ -8,7 +8,7 @@ from schemas import Usage
 from troupe.llm.errors import BudgetExceeded
 from troupe.llm.pricing import Price
 
-__all__ = ["Budget", "affordable_output_tokens", "estimate_tokens"]
+__all__ = ["Budget", "affordable_output_tokens", "estimate_tokens", "over_budget"]
 
 # The smallest answer worth asking for; below it a call can only be cut off mid-sentence.
 MIN_OUTPUT_TOKENS = 16
@@ -58,3 +58,17 @@ def affordable_output_tokens(
                 f"but only ${max(0.0, budget.max_cost_usd - spent.cost_usd):.6f} of ${budget.max_cost_usd:.6f} is left"
             )
     return max(allowed, MIN_OUTPUT_TOKENS)
+
+
+def over_budget(budget: Budget, what: str) -> str | None:
+    """Why `budget.spent` is beyond a limit, naming `what` spent it; None while within the limits."""
+    spent = budget.spent
+    tokens = spent.tokens_in + spent.tokens_out
+    if budget.max_tokens is not None and tokens > budget.max_tokens:
+        return f"token budget exceeded: {what} brought the task to {tokens} of {budget.max_tokens} tokens"
+    if budget.max_cost_usd is not None and spent.cost_usd > budget.max_cost_usd:
+        return (
+            f"cost budget exceeded: {what} brought the task to ${spent.cost_usd:.6f} "
+            f"of ${budget.max_cost_usd:.6f}"
+        )
+    return None

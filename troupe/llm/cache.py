@@ -1,4 +1,5 @@
-"""Answers kept for a while, so an identical request (role, chain, prompt, schema) costs nothing the second time.
+"""Answers kept for a while, so an identical request from the same tenant (role, chain, prompt, schema) costs
+nothing the second time. Entries are scoped to the tenant: one tenant's answers are never served to another.
 
 Expiry is an `expires_at` field checked on every read, so the cache is correct on stores without TTL indexes
 (FerretDB, some managed services); where the server has them, a TTL index also deletes expired documents.
@@ -43,10 +44,15 @@ class CachedAnswer(BaseModel):
 
 
 def cache_key(
-    role: str, chain: Sequence[ChainLink], messages: Sequence[tuple[str, str]], schema: dict[str, Any] | None
+    tenant: str,
+    role: str,
+    chain: Sequence[ChainLink],
+    messages: Sequence[tuple[str, str]],
+    schema: dict[str, Any] | None,
 ) -> str:
-    """A digest of everything that decides the answer; any change in chain, prompt or schema misses."""
+    """A digest of the tenant and everything that decides the answer; any change in them misses."""
     material = {
+        "tenant": tenant,
         "role": role,
         "chain": [str(link) for link in chain],
         "messages": [list(m) for m in messages],

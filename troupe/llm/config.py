@@ -20,7 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from troupe.llm.pricing import DEFAULT_PRICES, Price
+from troupe.llm.pricing import Price, find_price
 
 __all__ = ["OFFLINE", "ChainLink", "Endpoint", "LLMSettings", "Role", "parse_chain"]
 
@@ -56,6 +56,8 @@ class Endpoint(BaseModel):
     api_key: SecretStr | None = None
     # Local servers (Ollama, vLLM, LM Studio) take no key: a base URL is all they need.
     needs_key: bool = False
+    # Calls to it cost nothing (a local or scripted server): no price is looked up.
+    free: bool = False
     key_names: str = Field(default="", description="Where the key is read from, for the skip message.")
 
     @property
@@ -124,9 +126,16 @@ class LLMSettings(BaseSettings):
     breaker_cooldown_s: float = Field(default=30.0, ge=0, description="How long an open circuit skips.")
     max_output_tokens: int = Field(default=4096, ge=16)
     cache_enabled: bool = True
-    cache_ttl_s: float = Field(default=24 * 3600, gt=0)
+    cache_ttl_s: float = Field(default=3600, gt=0)
     cache_collection: str = "llm_cache"
-    prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="The operator's prices by `model` or `provider:model`, over the genai-prices catalogue.",
+    )
+    free_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="`provider:model` or `provider:*` served at no cost (local or scripted models).",
+    )
 
     @field_validator("planner_chain", "reviewer_chain", "ai_tool_chain", mode="before")
     @classmethod
@@ -136,11 +145,10 @@ class LLMSettings(BaseSettings):
             return parse_chain(value)
         return value
 
-    @field_validator("prices", mode="after")
+    @field_validator("free_models", mode="before")
     @classmethod
-    def _keep_default_prices(cls, value: dict[str, Price]) -> dict[str, Price]:
-        # Overriding one model's price should not forget every other model's.
-        return {**DEFAULT_PRICES, **value}
+    def _parse_free_models(cls, value: Any) -> Any:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(
@@ -169,6 +177,16 @@ class LLMSettings(BaseSettings):
             links.append(ChainLink(provider=OFFLINE, model=OFFLINE))
         return links
 
+    def price(self, link: ChainLink) -> Price | None:
+        """What a call to `link` costs per million tokens; None when no price is known (not free)."""
+        endpoint = self.all_endpoints().get(link.provider)
+        free = (
+            (endpoint is not None and endpoint.free)
+            or f"{link.provider}:{link.model}" in self.free_models
+            or f"{link.provider}:*" in self.free_models
+        )
+        return find_price(self.prices, link.provider, link.model, free=free)
+
     def offline_named_in_chain(self, role: Role | str) -> bool:
         """Whether the role's chain names `offline` itself, rather than getting it appended by default."""
         return any(link.provider == OFFLINE for link in getattr(self, f"{Role(role).value}_chain"))
@@ -195,7 +213,9 @@ class LLMSettings(BaseSettings):
                 needs_key=True,
                 key_names="MISTRAL_API_KEY",
             ),
-            "ollama": Endpoint(base_url=self.ollama_base_url, key_names="TROUPE_LLM_OLLAMA_BASE_URL"),
+            "ollama": Endpoint(
+                base_url=self.ollama_base_url, key_names="TROUPE_LLM_OLLAMA_BASE_URL", free=True
+            ),
         }
         return {**builtin, **self.endpoints}
 

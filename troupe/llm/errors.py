@@ -16,6 +16,7 @@ __all__ = [
     "AllProvidersFailed",
     "Attempt",
     "BudgetExceeded",
+    "DeadlineReached",
     "InvalidOutput",
     "LLMError",
     "NoLLMConfigured",
@@ -113,3 +114,17 @@ class AllProvidersFailed(LLMError):
     @property
     def retryable(self) -> bool:  # type: ignore[override]
         return any(a.retryable for a in self.attempts)
+
+
+class DeadlineReached(AllProvidersFailed):
+    """The task's deadline passed before a link answered: the rest of the chain is not tried."""
+
+    def __init__(self, role: str, attempts: list[Attempt], usage: Usage | None = None) -> None:
+        super().__init__(role, attempts, usage)
+        listed = "; ".join(str(a) for a in attempts)
+        self.reason = f"the task's deadline cut the {role} chain: {listed}"
+        self.args = (self.reason,)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return False

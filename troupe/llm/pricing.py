@@ -1,12 +1,22 @@
-"""Estimated cost of a call from a price table (USD per million tokens), overridable in the settings."""
+"""What a call costs: USD per million tokens, from the operator's price table, else free when the
+configuration says so, else the genai-prices catalogue (bundled data, no network). A model none of them
+prices has no price (None), never a price of $0."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from decimal import Decimal
 
+import genai_prices
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_PRICES", "Price", "estimate_cost", "find_price"]
+__all__ = ["FREE", "Price", "catalogue_price", "find_price"]
+
+# Our provider names where the catalogue's differ.
+_CATALOGUE_PROVIDER = {"gemini": "google"}
+# Priced at this many tokens, within every model's first tier (some charge more above 200k prompt tokens).
+_SAMPLE_TOKENS = 1_000
 
 
 class Price(BaseModel):
@@ -19,25 +29,30 @@ class Price(BaseModel):
         return (tokens_in * self.input_per_mtok + tokens_out * self.output_per_mtok) / 1_000_000
 
 
-# List prices of the standard tier when the router was written; an estimate, not a bill. Keys are a model
-# name or `provider:model` (the latter wins, for a model served at different prices by different providers).
-DEFAULT_PRICES: dict[str, Price] = {
-    "gemini-2.5-pro": Price(input_per_mtok=1.25, output_per_mtok=10.00),
-    "gemini-2.5-flash": Price(input_per_mtok=0.30, output_per_mtok=2.50),
-    "gpt-4o": Price(input_per_mtok=2.50, output_per_mtok=10.00),
-    "gpt-4o-mini": Price(input_per_mtok=0.15, output_per_mtok=0.60),
-    "mistral-small-latest": Price(input_per_mtok=0.10, output_per_mtok=0.30),
-}
-
-_FREE = Price()
+FREE = Price()
 
 
-def find_price(prices: Mapping[str, Price], provider: str, model: str) -> Price:
-    """The price of `provider:model`, else of `model`; unknown models (local ones) cost nothing."""
-    return prices.get(f"{provider}:{model}") or prices.get(model) or _FREE
+def find_price(operator: Mapping[str, Price], provider: str, model: str, *, free: bool) -> Price | None:
+    """The operator's price for `provider:model` or `model`, else FREE when configured free, else the
+    catalogue's; None when nobody knows."""
+    found = operator.get(f"{provider}:{model}") or operator.get(model)
+    if found is not None:
+        return found
+    return FREE if free else catalogue_price(provider, model)
 
 
-def estimate_cost(
-    prices: Mapping[str, Price], provider: str, model: str, tokens_in: int, tokens_out: int
-) -> float:
-    return find_price(prices, provider, model).cost(tokens_in, tokens_out)
+@functools.cache
+def catalogue_price(provider: str, model: str) -> Price | None:
+    """genai-prices' list price of the model at `provider` (today's; it never fetches updates unless asked)."""
+    provider_id = _CATALOGUE_PROVIDER.get(provider, provider)
+    try:
+        prompt = _usd(provider_id, model, genai_prices.Usage(input_tokens=_SAMPLE_TOKENS))
+        answer = _usd(provider_id, model, genai_prices.Usage(output_tokens=_SAMPLE_TOKENS))
+    except LookupError:
+        return None
+    scale = Decimal(1_000_000 // _SAMPLE_TOKENS)
+    return Price(input_per_mtok=float(prompt * scale), output_per_mtok=float(answer * scale))
+
+
+def _usd(provider_id: str, model: str, usage: genai_prices.Usage) -> Decimal:
+    return genai_prices.calc_price(usage, model, provider_id=provider_id).total_price

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -25,6 +26,8 @@ async def plan_task(
     tools: Iterable[ToolLike],
     *,
     task_id: str | None = None,
+    tenant: str = "default",
+    deadline: datetime | None = None,
     budget: Budget | None = None,
     feedback: str | None = None,
     prompt_version: int = 1,
@@ -47,6 +50,8 @@ async def plan_task(
             prompt=prompt,
             schema=Plan,
             task_id=task_id,
+            tenant=tenant,
+            deadline=deadline,
             budget=budget or Budget(),
             offline=partial(offline_plan, request),
         )
@@ -62,6 +67,8 @@ async def review_results(
     output_ok: OutputCheck | None = None,
     findings: Sequence[Finding] = (),
     task_id: str | None = None,
+    tenant: str = "default",
+    deadline: datetime | None = None,
     budget: Budget | None = None,
     prompt_version: int = 2,
 ) -> LLMAnswer[Review]:
@@ -91,6 +98,8 @@ async def review_results(
             prompt=prompt,
             schema=Review,
             task_id=task_id,
+            tenant=tenant,
+            deadline=deadline,
             budget=budget or Budget(),
             offline=partial(offline_review, plan, results, output_ok, findings),
         )
@@ -106,13 +115,18 @@ def _artefact_note(result: StepResult) -> str:
 
 
 def ai_tool_completer(
-    router: LLMRouter, *, task_id: str | None = None, budget: Budget | None = None
+    router: LLMRouter,
+    *,
+    task_id: str | None = None,
+    tenant: str = "default",
+    budget: Budget | None = None,
 ) -> Callable[[str], Awaitable[str]]:
-    """A prompt -> text function over the `ai_tool` role, the shape the toolbox's ai_tool is given."""
+    """A prompt -> text function over the `ai_tool` role, the shape the toolbox's ai_tool is given. The
+    executor uses `TaskLLM` instead, which also adds the calls to the task's usage."""
 
     async def complete(prompt: str) -> str:
         request: LLMRequest[Any] = LLMRequest(
-            role=Role.AI_TOOL, prompt=prompt, task_id=task_id, budget=budget or Budget()
+            role=Role.AI_TOOL, prompt=prompt, task_id=task_id, tenant=tenant, budget=budget or Budget()
         )
         return (await router.complete(request)).text
 

@@ -14,7 +14,8 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -32,6 +33,7 @@ from troupe.llm.config import OFFLINE, ChainLink, LLMSettings
 from troupe.llm.errors import (
     AllProvidersFailed,
     Attempt,
+    DeadlineReached,
     InvalidOutput,
     NoLLMConfigured,
     ProviderError,
@@ -40,7 +42,7 @@ from troupe.llm.errors import (
     Refused,
 )
 from troupe.llm.offline import HOW_TO_CONFIGURE
-from troupe.llm.pricing import Price, find_price
+from troupe.llm.pricing import FREE, Price
 from troupe.llm.providers.base import Message, Provider, ProviderReply, ProviderRequest
 from troupe.llm.structured import describe_errors, parse_answer, repair_message
 from troupe.logs import get_logger
@@ -51,9 +53,15 @@ T = TypeVar("T", bound=BaseModel)
 log = get_logger("troupe.llm")
 
 NOT_CONFIGURED = "not configured"
+UNPRICED = "not tried: no price is known for it, and the task has a cost budget"
+DEADLINE_PASSED = "not tried: the task's deadline had passed"
 OFFLINE_NOT_AFTER_FAILURE = (
     "not used once a configured provider has failed (name offline in the role's chain to allow that)"
 )
+
+
+class _DeadlineCut(Exception):
+    """A call not made, or given up, because the task's deadline came; not the provider's fault."""
 
 
 @dataclass
@@ -100,7 +108,7 @@ class LLMRouter:
         chain = self._settings.chain(request.role)
         messages = _messages(request)
         schema = _json_schema(request.schema) if request.schema else None
-        key = cache_key(request.role, chain, [(m.role, m.content) for m in messages], schema)
+        key = cache_key(request.tenant, request.role, chain, [(m.role, m.content) for m in messages], schema)
         with self._tracer.start_as_current_span(f"llm {request.role.value}") as span:
             span.set_attributes(telemetry.request_attributes(request.role, request.task_id))
             answer = await self._from_cache(key, request)
@@ -136,6 +144,13 @@ class LLMRouter:
             if provider is None:
                 attempts.append(Attempt(link.provider, link.model, NOT_CONFIGURED, retryable=False))
                 continue
+            if request.budget.max_cost_usd is not None and self._settings.price(link) is None:
+                # Submission refuses such tasks; this catches a chain or price table changed since then.
+                attempts.append(Attempt(link.provider, link.model, UNPRICED, retryable=False))
+                continue
+            if _seconds_left(request.deadline) == 0:
+                attempts.append(Attempt(link.provider, link.model, DEADLINE_PASSED, retryable=False))
+                raise DeadlineReached(request.role.value, attempts, spend.usage)
             breaker = self.breaker(link.provider)
             if not breaker.allow():
                 wait = breaker.seconds_until_retry()
@@ -145,6 +160,10 @@ class LLMRouter:
                 continue
             try:
                 text, parsed = await self._ask(provider, link, request, messages, schema, spend)
+            except _DeadlineCut as exc:
+                breaker.cancel_trial()
+                attempts.append(Attempt(link.provider, link.model, str(exc), retryable=False))
+                raise DeadlineReached(request.role.value, attempts, spend.usage) from None
             except ProviderError as exc:
                 # A refusal or a bad answer shows the provider is up; only outages count against it.
                 if isinstance(exc, InvalidOutput | Refused):
@@ -206,7 +225,8 @@ class LLMRouter:
         spend: _Spend,
     ) -> ProviderReply:
         settings = self._settings
-        price = find_price(settings.prices, link.provider, link.model)
+        # Unpriced links are skipped for tasks with a cost budget (see _through_chain); others pay in tokens.
+        price = settings.price(link) or FREE
         prompt_tokens = estimate_tokens("".join(m.content for m in messages) + json.dumps(schema or ""))
         max_out = affordable_output_tokens(
             request.budget,
@@ -232,7 +252,7 @@ class LLMRouter:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._call_once(provider, call, spend, price)
+                return await self._call_once(provider, _within(call, request.deadline), spend, price)
         raise AssertionError("tenacity re-raises the last error")  # pragma: no cover
 
     async def _call_once(
@@ -245,6 +265,13 @@ class LLMRouter:
                 async with asyncio.timeout(call.timeout_s):
                     reply = await provider.generate(call)
             except TimeoutError as exc:
+                if call.timeout_s < self._settings.timeout_s:
+                    # The timeout was the time the task had left, not the provider's allowance.
+                    cut = _DeadlineCut(
+                        f"no answer within the {call.timeout_s:.2f}s left before the task's deadline"
+                    )
+                    telemetry.record_error(span, ProviderTimeout(str(cut)))
+                    raise cut from exc
                 error: ProviderError = ProviderTimeout(f"no answer within {call.timeout_s:g}s")
                 telemetry.record_error(span, error)
                 raise error from exc
@@ -345,6 +372,23 @@ def _messages(request: LLMRequest[Any]) -> tuple[Message, ...]:
 def _fell_back(attempts: list[Attempt]) -> bool:
     """Whether a link that could have answered did not; links without a key are configuration, not failure."""
     return any(a.reason != NOT_CONFIGURED for a in attempts)
+
+
+def _seconds_left(deadline: datetime | None) -> float | None:
+    """Seconds until the task's deadline (0 once it passed), or None when the call has none."""
+    if deadline is None:
+        return None
+    return max(0.0, (deadline - datetime.now(UTC)).total_seconds())
+
+
+def _within(call: ProviderRequest, deadline: datetime | None) -> ProviderRequest:
+    """The call with its timeout cut to the time the task has left; a passed deadline ends the chain."""
+    left = _seconds_left(deadline)
+    if left is None or left >= call.timeout_s:
+        return call
+    if left == 0:
+        raise _DeadlineCut("the task's deadline passed before this call")
+    return replace(call, timeout_s=left)
 
 
 def _ms_since(started: float) -> int:

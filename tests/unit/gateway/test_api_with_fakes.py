@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import partial
 
 import httpx
 import pytest
@@ -22,6 +23,8 @@ from gateway_svc.settings import GatewaySettings
 from gateway_svc.task_state import LogEntry, TaskState
 from schemas import Envelope, Finding, FindingStatus, ReviewCompleted, TaskSubmitted, Verdict
 from troupe.artefacts import InMemoryArtefacts
+from troupe.llm.config import LLMSettings
+from troupe.llm.price_check import unpriced_refusal
 from troupe.publishing import RecordingPublisher
 
 from .events import happy_path
@@ -292,3 +295,21 @@ async def test_a_client_cannot_choose_the_task_id_so_none_of_another_tenants_ids
         assert chosen.status_code in (400, 422)
         assert isinstance(parts.publisher, RecordingPublisher)
         assert parts.publisher.events == []
+
+
+async def test_a_cost_budget_over_a_model_without_a_price_is_422_with_the_reason(parts: Components) -> None:
+    llm = LLMSettings(_env_file=None, openai_api_key="k", planner_chain="openai:scripted-model")  # type: ignore[arg-type]
+    checked = replace(parts, refusal=partial(unpriced_refusal, settings=llm))
+    budgeted = {"description": "summarise", "constraints": {"max_cost_usd": 0.5}}
+    async with serving(checked) as api:
+        refused = await api.post("/tasks", json=budgeted)
+        accepted = await api.post("/tasks", json={"description": "summarise"})
+    assert refused.status_code == 422
+    [invalid] = refused.json()["detail"]
+    assert invalid["loc"] == ["body", "constraints", "max_cost_usd"]
+    assert invalid["msg"].startswith(
+        "max_cost_usd cannot be kept: no price is known for openai:scripted-model"
+    )
+    assert accepted.status_code == 202
+    assert isinstance(parts.publisher, RecordingPublisher)
+    assert len(parts.publisher.events) == 1  # only the task without a cost budget went out

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from troupe.llm.cache import CachedAnswer, InMemoryCache, cache_key
-from troupe.llm.config import parse_chain
+from troupe.llm.config import LLMSettings, parse_chain
 
 ANSWER = CachedAnswer(text="{}", provider="gemini", model="gemini-2.5-pro", tokens_in=1, tokens_out=2)
 CHAIN = parse_chain("gemini:gemini-2.5-pro,openai:gpt-4o")
@@ -27,10 +27,16 @@ async def test_an_entry_is_served_until_its_ttl_runs_out() -> None:
     assert await cache.get("k") is None
 
 
-def test_the_key_changes_with_role_chain_prompt_and_schema() -> None:
-    base = cache_key("planner", CHAIN, [("user", "hi")], {"type": "object"})
-    assert base == cache_key("planner", CHAIN, [("user", "hi")], {"type": "object"})
-    assert base != cache_key("reviewer", CHAIN, [("user", "hi")], {"type": "object"})
-    assert base != cache_key("planner", CHAIN[:1], [("user", "hi")], {"type": "object"})
-    assert base != cache_key("planner", CHAIN, [("user", "hi!")], {"type": "object"})
-    assert base != cache_key("planner", CHAIN, [("user", "hi")], None)
+def test_the_key_changes_with_tenant_role_chain_prompt_and_schema() -> None:
+    base = cache_key("acme", "planner", CHAIN, [("user", "hi")], {"type": "object"})
+    assert base == cache_key("acme", "planner", CHAIN, [("user", "hi")], {"type": "object"})
+    assert base != cache_key("globex", "planner", CHAIN, [("user", "hi")], {"type": "object"})
+    assert base != cache_key("acme", "reviewer", CHAIN, [("user", "hi")], {"type": "object"})
+    assert base != cache_key("acme", "planner", CHAIN[:1], [("user", "hi")], {"type": "object"})
+    assert base != cache_key("acme", "planner", CHAIN, [("user", "hi!")], {"type": "object"})
+    assert base != cache_key("acme", "planner", CHAIN, [("user", "hi")], None)
+
+
+def test_entries_live_an_hour_unless_configured_otherwise() -> None:
+    assert LLMSettings(_env_file=None).cache_ttl_s == 3600
+    assert LLMSettings(_env_file=None, cache_ttl_s=60).cache_ttl_s == 60

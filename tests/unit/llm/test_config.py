@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from troupe.llm import ChainLink, LLMSettings, Role
 from troupe.llm.config import parse_chain
+from troupe.llm.pricing import Price
 from troupe.llm.wiring import build_providers
 
 ENV_NAMES = [
@@ -96,7 +97,8 @@ def test_a_yaml_config_file_is_read_and_the_environment_wins(
     assert links(Role.REVIEWER, s) == ["openai:gpt-4o", "offline"]
     assert s.timeout_s == 7
     assert s.prices["my-model"].output_per_mtok == 2
-    assert "gpt-4o" in s.prices  # overriding one price keeps the defaults
+    # Overriding one price keeps the catalogue's for every other model.
+    assert s.price(parse_chain("openai:gpt-4o")[0]) is not None
 
 
 def test_a_json_config_file_works_too(tmp_path: Path) -> None:
@@ -139,10 +141,12 @@ def test_out_of_range_values_are_refused() -> None:
         LLMSettings(_env_file=None, timeout_s=0)
 
 
-def test_prices_from_the_environment_are_merged_over_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prices_from_the_environment_override_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "TROUPE_LLM_PRICES", json.dumps({"gpt-4o": {"input_per_mtok": 9, "output_per_mtok": 9}})
     )
-    prices = settings().prices
-    assert prices["gpt-4o"].input_per_mtok == 9
-    assert prices["gemini-2.5-pro"].input_per_mtok == 1.25
+    monkeypatch.setenv("TROUPE_LLM_FREE_MODELS", "openai:scripted-model")
+    s = settings()
+    assert s.price(parse_chain("openai:gpt-4o")[0]) == Price(input_per_mtok=9, output_per_mtok=9)
+    assert s.price(parse_chain("gemini:gemini-2.5-pro")[0]) == Price(input_per_mtok=1.25, output_per_mtok=10)
+    assert s.price(parse_chain("openai:scripted-model")[0]) == Price()

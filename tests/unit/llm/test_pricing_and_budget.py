@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from schemas import Usage
+from schemas import TaskConstraints, TaskRequest, Usage
 from troupe.llm import Budget, BudgetExceeded
-from troupe.llm.budget import affordable_output_tokens, estimate_tokens
-from troupe.llm.pricing import DEFAULT_PRICES, Price, estimate_cost, find_price
+from troupe.llm.budget import affordable_output_tokens, estimate_tokens, over_budget
+from troupe.llm.config import ChainLink, LLMSettings, Role, parse_chain
+from troupe.llm.price_check import unpriced_refusal
+from troupe.llm.pricing import FREE, Price, catalogue_price
 
 PRICE = Price(input_per_mtok=1.0, output_per_mtok=10.0)
 
@@ -15,16 +19,82 @@ def test_cost_is_tokens_times_the_price_per_million() -> None:
     assert PRICE.cost(2_000, 300) == pytest.approx(0.002 + 0.003)
 
 
-def test_a_provider_specific_price_wins_over_the_model_price_and_unknown_models_are_free() -> None:
-    prices = {"gpt-4o": Price(input_per_mtok=2.5), "azure:gpt-4o": Price(input_per_mtok=3.0)}
-    assert find_price(prices, "azure", "gpt-4o").input_per_mtok == 3.0
-    assert find_price(prices, "openai", "gpt-4o").input_per_mtok == 2.5
-    assert estimate_cost(prices, "ollama", "llama3.1", 10_000, 10_000) == 0.0
+def settings(**values: object) -> LLMSettings:
+    base: dict[str, object] = {"openai_api_key": "k", "gemini_api_key": "k", "mistral_api_key": "k"}
+    return LLMSettings(_env_file=None, **{**base, **values})  # type: ignore[arg-type]
 
 
-def test_default_prices_cover_every_default_chain_model() -> None:
-    assert {"gemini-2.5-pro", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "mistral-small-latest"} <= set(
-        DEFAULT_PRICES
+def link(text: str) -> ChainLink:
+    return parse_chain(text)[0]
+
+
+def test_the_default_chains_are_priced_from_the_bundled_catalogue_without_any_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("genai-prices tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    catalogue_price.cache_clear()
+    assert catalogue_price("openai", "gpt-4o") == Price(input_per_mtok=2.5, output_per_mtok=10.0)
+    assert catalogue_price("gemini", "gemini-2.5-pro") == Price(input_per_mtok=1.25, output_per_mtok=10.0)
+    assert catalogue_price("mistral", "mistral-small-latest") == Price(
+        input_per_mtok=0.15, output_per_mtok=0.6
+    )
+    s = LLMSettings(_env_file=None)
+    assert all(s.price(x) is not None for role in Role for x in s.chain(role) if x.provider != "offline")
+
+
+def test_the_operator_table_overrides_the_catalogue_provider_specific_first() -> None:
+    s = settings(
+        prices={"gpt-4o": {"input_per_mtok": 3.0}, "azure:gpt-4o": {"input_per_mtok": 4.0}},
+    )
+    assert s.price(link("openai:gpt-4o")) == Price(input_per_mtok=3.0)
+    assert s.price(link("azure:gpt-4o")) == Price(input_per_mtok=4.0)
+    assert s.price(link("openai:gpt-4o-mini")) == catalogue_price("openai", "gpt-4o-mini")
+
+
+def test_local_and_listed_models_are_free_and_unknown_ones_have_no_price() -> None:
+    s = settings(
+        free_models="openai:scripted-model, lab:*",
+        endpoints={"vllm": {"base_url": "http://127.0.0.1:8000/v1", "free": True}},
+    )
+    assert s.price(link("ollama:llama3.1")) == FREE
+    assert s.price(link("vllm:qwen3")) == FREE
+    assert s.price(link("openai:scripted-model")) == FREE
+    assert s.price(link("lab:anything")) == FREE
+    assert s.price(link("openai:not-a-model")) is None
+    assert s.price(link("groq:mystery")) is None
+
+
+def test_a_cost_budget_with_an_unpriced_model_in_a_chain_is_refused_with_the_reason() -> None:
+    s = settings(planner_chain="openai:scripted-model,gemini:gemini-2.5-pro")
+    budgeted = TaskRequest(description="x", constraints=TaskConstraints(max_cost_usd=0.5))
+    reason = unpriced_refusal(budgeted, s)
+    assert reason is not None
+    assert reason.startswith(
+        "max_cost_usd cannot be kept: no price is known for openai:scripted-model (planner)"
+    )
+    assert unpriced_refusal(TaskRequest(description="x"), s) is None  # no cost budget, nothing to keep
+    assert (
+        unpriced_refusal(
+            budgeted, settings(free_models="openai:scripted-model", planner_chain="openai:scripted-model")
+        )
+        is None
+    )
+
+
+def test_only_chains_the_task_can_reach_are_checked() -> None:
+    no_ai = TaskConstraints(max_cost_usd=0.5, allowed_tools=["math"])
+    s = settings(ai_tool_chain="openai:scripted-model")
+    assert unpriced_refusal(TaskRequest(description="x", constraints=no_ai), s) is None
+    assert unpriced_refusal(TaskRequest(description="x", constraints=TaskConstraints(max_cost_usd=0.5)), s)
+    # A provider without a key is skipped by the router, so its model costs nothing.
+    keyless = settings(openai_api_key=None, ai_tool_chain="openai:scripted-model")
+    assert (
+        unpriced_refusal(TaskRequest(description="x", constraints=TaskConstraints(max_cost_usd=0.5)), keyless)
+        is None
     )
 
 
@@ -57,3 +127,14 @@ def test_the_cost_limit_caps_the_output_and_refuses_when_spent() -> None:
     spent = Budget(max_cost_usd=0.01, spent=Usage(cost_usd=0.0099))
     with pytest.raises(BudgetExceeded, match="cost budget exceeded"):
         affordable_output_tokens(spent, Usage(), PRICE, 1_000, 4_096, "call")
+
+
+def test_spending_beyond_a_limit_says_which_limit_and_by_what() -> None:
+    within = Budget(max_tokens=100, max_cost_usd=1.0, spent=Usage(tokens_in=60, tokens_out=40, cost_usd=1.0))
+    assert over_budget(within, "the ai_tool calls") is None
+    tokens = within.model_copy(update={"spent": Usage(tokens_in=60, tokens_out=41)})
+    assert over_budget(tokens, "the ai_tool calls") == (
+        "token budget exceeded: the ai_tool calls brought the task to 101 of 100 tokens"
+    )
+    cost = within.model_copy(update={"spent": Usage(cost_usd=1.5)})
+    assert (over_budget(cost, "x") or "").startswith("cost budget exceeded: x brought the task to $1.5")

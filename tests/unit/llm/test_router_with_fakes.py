@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from schemas import Plan, TaskRequest
 from troupe.llm import (
     AllProvidersFailed,
+    Budget,
+    DeadlineReached,
+    LLMAnswer,
     LLMRequest,
     LLMRouter,
     LLMSettings,
@@ -140,7 +146,7 @@ async def test_a_broken_cache_never_costs_the_answer() -> None:
 async def test_a_cached_answer_that_no_longer_fits_the_schema_is_a_miss() -> None:
     cache = RecordingCache()
     s = settings()
-    key = cache_key("planner", s.chain(Role.PLANNER), [("user", "p")], Plan.model_json_schema())
+    key = cache_key("default", "planner", s.chain(Role.PLANNER), [("user", "p")], Plan.model_json_schema())
     cache.stored[key] = CachedAnswer(text="not a plan", provider="openai", model="gpt-4o")
     fake = provider(PLAN_JSON)
     answer = await LLMRouter(s, {"openai": fake}, cache=cache).complete(
@@ -167,3 +173,34 @@ async def test_tokens_spent_on_answers_that_never_validated_are_reported_with_th
     assert (usage.llm_calls, usage.tokens_in, usage.tokens_out) == (2, 20, 10)
     assert usage.cost_usd == pytest.approx((20 * 2.5 + 10 * 10.0) / 1_000_000)
     assert not failed.value.retryable  # the model cannot produce the schema; retrying later will not help
+
+
+async def test_the_deadline_caps_each_call_and_cuts_the_rest_of_the_chain() -> None:
+    async def slow(request: ProviderRequest) -> ProviderReply:
+        await asyncio.sleep(10)
+        raise AssertionError("never answers")
+
+    first, second = FunctionProvider("gemini", slow), provider(PLAN_JSON)
+    s = settings(planner_chain="gemini:gemini-2.5-pro,openai:gpt-4o", timeout_s=60)
+    router = LLMRouter(s, {"gemini": first, "openai": second})
+    deadline = datetime.now(UTC) + timedelta(seconds=0.2)
+
+    with pytest.raises(DeadlineReached, match="the task's deadline cut the planner chain") as raised:
+        await router.complete(LLMRequest(role=Role.PLANNER, prompt="p", schema=Plan, deadline=deadline))
+
+    assert first.requests[0].timeout_s <= 0.2  # capped by the time left, not the 60 s setting
+    assert second.requests == []
+    assert [a.provider for a in raised.value.attempts] == ["gemini"]
+
+
+async def test_a_task_with_a_cost_budget_never_calls_a_model_without_a_price() -> None:
+    unpriced, priced = provider("never"), FunctionProvider("gemini", provider("an answer").answer)
+    s = settings(ai_tool_chain=parse_chain("openai:scripted-model,gemini:gemini-2.5-flash"))
+    router = LLMRouter(s, {"openai": unpriced, "gemini": priced})
+    budget = Budget(max_cost_usd=1.0)
+
+    answer: LLMAnswer[Any] = await router.complete(LLMRequest(role=Role.AI_TOOL, prompt="p", budget=budget))
+
+    assert answer.provider == "gemini" and answer.usage.cost_usd > 0
+    assert unpriced.requests == []
+    assert "no price is known" in answer.failed_attempts[0].reason

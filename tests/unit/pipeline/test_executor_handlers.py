@@ -104,12 +104,7 @@ TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points
 def deps_with(tools: ToolRunner) -> tuple[ExecutorDeps, RecordingPublisher]:
     publisher = RecordingPublisher()
     deps = ExecutorDeps(
-        InMemoryLedger(),
-        publisher,
-        lambda _event, _policy: tools,
-        TOOLS,
-        InMemoryArtefacts(),
-        running=RunningTasks(),
+        InMemoryLedger(), publisher, lambda *_: tools, TOOLS, InMemoryArtefacts(), running=RunningTasks()
     )
     return deps, publisher
 

@@ -91,6 +91,8 @@ async def test_the_judge_is_given_excerpts_within_the_bound() -> None:
             plan: Plan,
             results: Sequence[StepResult],
             findings: Sequence[Finding] = (),
+            *,
+            tenant: str,
         ) -> object:
             seen.append(results)
             raise AssertionError("stop here")

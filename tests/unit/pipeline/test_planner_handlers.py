@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from functools import partial
+
 import pytest
 
 from planner_svc.cancel_task import cancel_task
 from planner_svc.deps import PlannerDeps
 from planner_svc.plan_task import plan_task
-from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, Revision
+from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, Revision, RouterPlanWriter
 from planner_svc.revise_plan import revise_plan
 from schemas import (
     CancelRequested,
@@ -16,15 +21,21 @@ from schemas import (
     PlanCreated,
     PlanStep,
     ReviewCompleted,
+    TaskConstraints,
     TaskContext,
     TaskFinished,
     Usage,
     Verdict,
+    utc_now,
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
 from troupe.artefacts import InMemoryArtefacts
 from troupe.ledger import InMemoryLedger, stage_key
+from troupe.llm import LLMRouter
+from troupe.llm.config import LLMSettings
+from troupe.llm.price_check import unpriced_refusal
+from troupe.llm.providers import FunctionProvider, ProviderReply, ProviderRequest
 from troupe.publishing import RecordingPublisher
 
 TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
@@ -172,3 +183,44 @@ async def test_a_failure_recorded_but_never_published_goes_out_when_the_submissi
     await plan_task(submitted(), deps)
     [finished] = publisher.of_type(TaskFinished)
     assert (finished.status, finished.reason) == (FinalStatus.FAILED, "no plan")
+
+
+async def test_a_task_sent_straight_to_kafka_with_a_cost_budget_over_an_unpriced_model_is_rejected() -> None:
+    llm = LLMSettings(_env_file=None, openai_api_key="k", reviewer_chain="openai:scripted-model")  # type: ignore[arg-type]
+    writer = Scripted(Draft(math_plan("1"), "m", Usage()))
+    deps, published = deps_with(writer)
+    deps = replace(deps, refusal=partial(unpriced_refusal, settings=llm))
+    task = submitted()
+    budgeted = task.request.model_copy(update={"constraints": TaskConstraints(max_cost_usd=0.5)})
+
+    await plan_task(task.model_copy(update={"request": budgeted}), deps)
+
+    [finished] = published.events
+    assert isinstance(finished, TaskFinished) and finished.status is FinalStatus.REJECTED
+    assert (finished.reason or "").startswith(
+        "max_cost_usd cannot be kept: no price is known for openai:scripted-model (reviewer)"
+    )
+    assert writer.revisions == []  # no model was asked
+
+
+async def test_a_planner_chain_cut_by_the_deadline_times_the_task_out_saying_so() -> None:
+    async def slow(request: ProviderRequest) -> ProviderReply:
+        await asyncio.sleep(10)
+        raise AssertionError("never answers")
+
+    llm = LLMSettings(_env_file=None, planner_chain="openai:gpt-4o", timeout_s=30)  # type: ignore[arg-type]
+    router = LLMRouter(llm, {"openai": FunctionProvider("openai", slow)})
+    publisher = RecordingPublisher()
+    deps = PlannerDeps(InMemoryLedger(), publisher, RouterPlanWriter(router, []), TOOLS, InMemoryArtefacts())
+    task = submitted()
+    allowed = task.request.constraints.max_duration_s
+    # Submitted long enough ago that a quarter of a second is left.
+    await plan_task(
+        task.model_copy(update={"occurred_at": utc_now() - timedelta(seconds=allowed - 0.25)}), deps
+    )
+
+    [finished] = publisher.of_type(TaskFinished)
+    assert finished.status is FinalStatus.TIMED_OUT
+    assert (finished.reason or "").startswith(
+        "no plan: the task's deadline cut the planner chain: openai:gpt-4o:"
+    )

@@ -165,7 +165,7 @@ async def test_the_executor_hands_the_tenant_egress_allowlist_to_the_tools() -> 
     deps, _ = executor_deps(tools)
     handed: list[TenantPolicy] = []
 
-    def tools_for(event: PlanCreated, policy: TenantPolicy) -> FakeTools:
+    def tools_for(event: PlanCreated, policy: TenantPolicy, complete: object) -> FakeTools:
         handed.append(policy)
         return tools
 
@@ -187,6 +187,8 @@ class ContextJudge:
         plan: Plan,
         results: Sequence[StepResult],
         findings: Sequence[Finding] = (),
+        *,
+        tenant: str,
     ) -> Judgement:
         self.contexts.append(context)
         return judgement(Verdict.APPROVED, {"value": 2})

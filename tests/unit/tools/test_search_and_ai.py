@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 
@@ -106,3 +108,17 @@ async def test_ai_tool_errors(tool_settings: ToolSettings, context: ToolContext)
     quick = tool_settings.model_copy(update={"ai_timeout_s": 0.05})
     with pytest.raises(ToolTimeout, match="no answer from the LLM"):
         await run_tool(Registry([AiTool(quick, slow)]), "ai_tool", {"prompt": "x"}, context)
+
+
+async def test_ai_tool_asks_the_tasks_own_model_when_the_context_carries_one(
+    tool_settings: ToolSettings, context: ToolContext
+) -> None:
+    async def shared(prompt: str) -> str:
+        raise AssertionError("the task's own model must answer")
+
+    async def tasks_own(prompt: str) -> str:
+        return f"task: {prompt}"
+
+    bound = dataclasses.replace(context, complete=tasks_own)
+    out = await run_tool(Registry([AiTool(tool_settings, shared)]), "ai_tool", {"prompt": "hi"}, bound)
+    assert out == {"text": "task: hi"}
