@@ -5,18 +5,29 @@ from __future__ import annotations
 from planner_svc.deps import SERVICE, PlannerDeps
 from planner_svc.plan_writer import Draft, PlanningFailed, Revision
 from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage
-from troupe.ledger import stage_key
+from troupe.ledger import finished_key, stage_key
 from troupe.plan_rules import plan_problems
-from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
+from troupe.stages import Recorded, caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["plan_iteration"]
 
 
 async def plan_iteration(
-    cause: Envelope, context: TaskContext, iteration: int, revision: Revision | None, deps: PlannerDeps
+    cause: Envelope,
+    context: TaskContext,
+    iteration: int,
+    revision: Revision | None,
+    deps: PlannerDeps,
+    claimed_now: bool = False,
 ) -> None:
+    """`claimed_now`: the task was claimed by this delivery, so only its end can be recorded (a cancel may
+    come before the submission), not a plan: one lookup instead of two."""
     key = stage_key("plan", cause.task_id, iteration)
-    if (recorded := await look_up(deps.ledger, cause.task_id, key)).anything:
+    if claimed_now:
+        recorded = Recorded(None, await deps.ledger.find(finished_key(cause.task_id)))
+    else:
+        recorded = await look_up(deps.ledger, cause.task_id, key)
+    if recorded.anything:
         await replay(deps.publisher, recorded)  # redelivered input: repeat the recorded output, nothing new
         return
     if past_deadline(context):

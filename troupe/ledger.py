@@ -91,7 +91,11 @@ class InMemoryLedger:
         return self.records.get(key)
 
     async def record_once(self, key: str, event: Envelope) -> Envelope:
-        return self.records.setdefault(key, event)
+        """As the real one: `event` itself when it is stored, else a copy of what is (never `event`)."""
+        if key in self.records:
+            return self.records[key].model_copy()
+        self.records[key] = event
+        return event
 
     async def record_in_order(self, records: Sequence[tuple[str, Envelope]]) -> int:
         for stored, (key, event) in enumerate(records):

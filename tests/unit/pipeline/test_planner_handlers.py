@@ -11,6 +11,7 @@ from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, R
 from planner_svc.revise_plan import revise_plan
 from schemas import (
     CancelRequested,
+    Envelope,
     FinalStatus,
     Plan,
     PlanCreated,
@@ -24,7 +25,7 @@ from schemas import (
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
 from troupe.artefacts import InMemoryArtefacts
-from troupe.ledger import InMemoryLedger, stage_key
+from troupe.ledger import InMemoryLedger, finished_key, stage_key
 from troupe.publishing import RecordingPublisher
 
 TOOLS = {spec.name: spec for spec in build_registry(ToolSettings(), entry_points=False).specs()}
@@ -172,3 +173,25 @@ async def test_a_failure_recorded_but_never_published_goes_out_when_the_submissi
     await plan_task(submitted(), deps)
     [finished] = publisher.of_type(TaskFinished)
     assert (finished.status, finished.reason) == (FinalStatus.FAILED, "no plan")
+
+
+class ReadsCounted(InMemoryLedger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    async def find(self, key: str) -> Envelope | None:
+        self.reads.append(key)
+        return await super().find(key)
+
+
+async def test_a_first_submission_looks_up_only_the_end_and_a_redelivered_one_also_the_plan() -> None:
+    ledger, publisher = ReadsCounted(), RecordingPublisher()
+    writer = Scripted(Draft(math_plan("1"), "a", Usage()))
+    deps = PlannerDeps(ledger, publisher, FunctionPlanWriter(writer), TOOLS, InMemoryArtefacts())
+    await plan_task(submitted(), deps)
+    assert ledger.reads == [finished_key("t-1")]
+    ledger.reads.clear()
+    await plan_task(submitted(), deps)
+    assert sorted(ledger.reads) == [finished_key("t-1"), stage_key("plan", "t-1", 1)]
+    assert len(publisher.of_type(PlanCreated)) == 2 and len(writer.revisions) == 1
