@@ -1,6 +1,7 @@
 """`python -m bench` (what `make bench` runs): bring up the services, measure, write docs/benchmarks.md.
 
-`python -m bench realistic ...` runs the realistic-latency scenario alone (bench/realistic.py).
+`python -m bench realistic ...` runs the realistic-latency scenario alone (bench/realistic.py);
+`python -m bench dbops ...` counts MongoDB commands and CPU per task per service (bench/dbops.py).
 
 Every phase is bounded in count and time; the whole run is meant to stay under ~15 minutes on 2 cores.
 """
@@ -22,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import floor, parts, pipeline_load, realistic, realistic_report, report
+from bench import dbops, floor, parts, pipeline_load, realistic, realistic_report, report
 from bench.stack import BENCH_API_KEY, REPO, Stack, temporal
 from schemas import Topics
 from troupe.settings import Settings
@@ -207,6 +208,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if sys.argv[1:2] == ["realistic"]:
         return realistic.main(sys.argv[2:])
+    if sys.argv[1:2] == ["dbops"]:
+        return dbops.main(sys.argv[2:])
     # aiokafka warns about every partition of a just-created topic whose leader is not elected yet.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
+from bench.db_commands import COUNTS_VARIABLE
 from bench.in_flight import METRICS_PORT_VARIABLE
 from bench.llm import llm_environment, offline_environment
 from troupe.kafka import delete_topics
@@ -80,13 +81,14 @@ class Proc:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    cwd: Path = REPO
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
-                cwd=REPO,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -148,6 +150,10 @@ class Stack:
     workers: list[Proc] = field(default_factory=list)
     gateway: Proc | None = None
     gateway_url: str = ""
+    # The checkout whose services run (another one measures a baseline side by side), and whether each
+    # service counts its MongoDB commands (bench/db_commands.py).
+    code: Path = REPO
+    counting: bool = False
 
     @property
     def prefix(self) -> str:
@@ -207,9 +213,9 @@ class Stack:
         for module in WORKERS:
             have = sum(1 for w in self.workers if w.argv[-1] == module)
             for index in range(have, replicas):
-                proc = Proc(
+                proc = self._service(
                     f"{module}#{index + 1}",
-                    [sys.executable, "-m", module],
+                    module,
                     {**env, METRICS_PORT_VARIABLE: str(free_port())},
                     self.log_dir / f"{module}-{index + 1}.log",
                 )
@@ -221,7 +227,7 @@ class Stack:
 
     def start_gateway(self) -> bool:
         """Start the gateway if this checkout has one that starts; False (and why, in its log) if not."""
-        if not (REPO / "gateway_svc" / "__main__.py").exists():
+        if not (self.code / "gateway_svc" / "__main__.py").exists():
             return False
         port = free_port()
         env = {
@@ -230,9 +236,7 @@ class Stack:
             "TROUPE_SERVICE_NAME": "gateway",
             METRICS_PORT_VARIABLE: str(free_port()),
         }
-        self.gateway = Proc(
-            "gateway_svc", [sys.executable, "-m", "gateway_svc"], env, self.log_dir / "gateway.log"
-        )
+        self.gateway = self._service("gateway_svc", "gateway_svc", env, self.log_dir / "gateway.log")
         self.gateway.start()
         self.gateway_url = f"http://127.0.0.1:{port}"
         try:
@@ -242,6 +246,13 @@ class Stack:
             self.gateway = None
             return False
         return True
+
+    def _service(self, name: str, module: str, env: dict[str, str], log_path: Path) -> Proc:
+        if not self.counting:
+            return Proc(name, [sys.executable, "-m", module], env, log_path, cwd=self.code)
+        counts = {COUNTS_VARIABLE: str(log_path.with_suffix(".dbcounts.json"))}
+        argv = [sys.executable, str(REPO / "bench" / "db_commands.py"), module]
+        return Proc(name, argv, {**env, **counts}, log_path, cwd=self.code)
 
     @property
     def services(self) -> list[Proc]:

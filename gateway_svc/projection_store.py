@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Protocol
 
 from pydantic import TypeAdapter
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from gateway_svc.pagination import decode_cursor, to_millis
 from gateway_svc.projection import ProjectedEvent, TracedEvent, read_event
@@ -41,6 +41,14 @@ class TaskWriter(Protocol):
         ...
 
     async def put(self, state: TaskState, log: list[LogEntry]) -> None: ...
+
+    async def append_many(self, slots: Sequence[tuple[str, int, Sequence[TracedEvent]]]) -> list[bool]:
+        """`append` for each (task id, slot, events), in one round trip; whether each slot was free."""
+        ...
+
+    async def put_many(self, states: Sequence[tuple[TaskState, list[LogEntry]]]) -> None:
+        """`put` for each (state, log), in one round trip."""
+        ...
 
 
 class TaskReader(Protocol):
@@ -74,14 +82,24 @@ class MongoTaskStore:
         return TaskState.model_validate_json(doc["state"]) if doc else None
 
     async def append(self, task_id: str, slot: int, events: Sequence[TracedEvent]) -> bool:
-        kept = [{"event": event.model_dump_json(), "trace_id": trace_id} for event, trace_id in events]
         try:
-            await self._events.insert_one(
-                {"_id": _slot_id(task_id, slot), "task_id": task_id, "events": kept}
-            )
+            await self._events.insert_one(_slot_document(task_id, slot, events))
         except DuplicateKeyError:
             return False
         return True
+
+    async def append_many(self, slots: Sequence[tuple[str, int, Sequence[TracedEvent]]]) -> list[bool]:
+        if not slots:
+            return []
+        try:
+            await self._events.insert_many([_slot_document(*slot) for slot in slots], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            taken = {e["index"] for e in errors}
+            return [index not in taken for index in range(len(slots))]
+        return [True] * len(slots)
 
     async def slot(self, task_id: str, slot: int) -> list[TracedEvent] | None:
         doc = await self._events.find_one({"_id": _slot_id(task_id, slot)})
@@ -92,19 +110,27 @@ class MongoTaskStore:
         return [(_event(k["event"]), k.get("trace_id")) for k in kept]
 
     async def put(self, state: TaskState, log: list[LogEntry]) -> None:
-        doc = {
-            "tenant": state.tenant,
-            "status": state.status.value,
-            "created_at": state.created_at,
-            "updated_at": state.updated_at,
-            "revision": state.revision,
-            "state": state.model_dump_json(),
-            "log": _LOG.dump_json(log).decode(),
-        }
+        doc = _task_document(state, log)
         try:
             await self._tasks.replace_one({"_id": state.task_id}, doc, upsert=True)
         except DuplicateKeyError:  # two first writes of one task at once: the other one inserted it
             await self._tasks.replace_one({"_id": state.task_id}, doc)
+
+    async def put_many(self, states: Sequence[tuple[TaskState, list[LogEntry]]]) -> None:
+        if not states:
+            return
+        docs = [(state.task_id, _task_document(state, log)) for state, log in states]
+        try:
+            await self._tasks.bulk_write(
+                [ReplaceOne({"_id": task_id}, doc, upsert=True) for task_id, doc in docs], ordered=False
+            )
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            for error in errors:  # first writes racing another replica's: it inserted the task
+                task_id, doc = docs[error["index"]]
+                await self._tasks.replace_one({"_id": task_id}, doc)
 
     async def page(
         self, tenant: str, statuses: Sequence[str], limit: int, cursor: str | None
@@ -155,6 +181,13 @@ class InMemoryTaskStore:
         self.tasks[state.task_id] = state
         self.logs[state.task_id] = log
 
+    async def append_many(self, slots: Sequence[tuple[str, int, Sequence[TracedEvent]]]) -> list[bool]:
+        return [await self.append(*slot) for slot in slots]
+
+    async def put_many(self, states: Sequence[tuple[TaskState, list[LogEntry]]]) -> None:
+        for state, log in states:
+            await self.put(state, log)
+
     async def page(
         self, tenant: str, statuses: Sequence[str], limit: int, cursor: str | None
     ) -> list[TaskState]:
@@ -175,6 +208,26 @@ class InMemoryTaskStore:
 
 
 _LOG = TypeAdapter(list[LogEntry])
+
+
+_DUPLICATE_KEY = 11000
+
+
+def _slot_document(task_id: str, slot: int, events: Sequence[TracedEvent]) -> Document:
+    kept = [{"event": event.model_dump_json(), "trace_id": trace_id} for event, trace_id in events]
+    return {"_id": _slot_id(task_id, slot), "task_id": task_id, "events": kept}
+
+
+def _task_document(state: TaskState, log: list[LogEntry]) -> Document:
+    return {
+        "tenant": state.tenant,
+        "status": state.status.value,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "revision": state.revision,
+        "state": state.model_dump_json(),
+        "log": _LOG.dump_json(log).decode(),
+    }
 
 
 def _slot_id(task_id: str, slot: int) -> str:

@@ -35,6 +35,13 @@ class _EventLog:
     slots: int
 
 
+class _Unwritten:
+    """A state not folded and written yet."""
+
+
+_UNWRITTEN = _Unwritten()
+
+
 class WriteConflict(RuntimeError):
     """The task's events kept changing while it was being recomputed; the message is read again later."""
 
@@ -53,7 +60,7 @@ class Projector:
 
     The slots a replica has seen are kept in memory for at most `remembered` tasks: a task's events all
     travel on one partition number, so one replica usually projects each task, and appending then costs one
-    insert, one write and one lookup. Ended tasks are the first forgotten: remembering every task made the
+    insert and one write (each shared by the batch's tasks) and one lookup. Ended tasks are the first forgotten: remembering every task made the
     gateway grow by about 115 KiB per task in the soak (docs/reliability.md), and a running task's next event
     is surer to come than an ended one's late event (which then reads the task back).
     """
@@ -75,15 +82,19 @@ class Projector:
         """Project one event; returns the new state, or None when it changed nothing (a duplicate)."""
         if event.task_id is None:
             return None
-        return await self._apply_task(event.task_id, [(event, trace_id)])
+        states = await self.apply_many([(event, trace_id)])
+        return states[0] if states else None
 
     async def apply_many(
         self, events: Sequence[TracedEvent], concurrency: int = 8, scope: TaskScope = _no_scope
     ) -> list[TaskState]:
-        """Project a batch: each task's events together (one write and one check per task, however many
-        events it has in the batch), up to `concurrency` tasks at a time, each inside `scope(its events)`
-        (the caller's span, say). Returns the states it changed. Not more at once: the store takes one
-        writer at a time (SQLite behind FerretDB), and writers beyond a few only wait for each other.
+        """Project a batch: each task's events together (one slot and one write per task, however many
+        events it has in the batch). The new slots of every task this replica remembers, or that has nothing
+        stored, go in one round trip, and their states in another; then each task checks that nothing was
+        appended meanwhile, up to `concurrency` tasks at a time, each inside `scope(its events)` (the
+        caller's span, say). A task whose slot was taken, or that this replica does not remember, goes on
+        alone. Returns the states it changed. Not more at once: the store takes one writer at a time (SQLite
+        behind FerretDB), and writers beyond a few only wait for each other.
 
         A failure cancels the rest and the first one is raised; projecting the batch again is safe, as every
         event is kept once per task whoever writes it."""
@@ -91,11 +102,14 @@ class Projector:
         for traced in events:
             if traced[0].task_id is not None:
                 by_task.setdefault(traced[0].task_id, []).append(traced)
+        written = await self._write_together(by_task)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(task_id: str, batch: list[TracedEvent]) -> TaskState | None:
             async with gate:
                 with scope(batch):
+                    if task_id in written:
+                        return await self._settle(task_id, *written[task_id])
                     return await self._apply_task(task_id, batch)
 
         try:
@@ -105,39 +119,85 @@ class Projector:
             raise failed.exceptions[0] from None  # the batch is retried whole, so one reason is enough
         return [state for done in running if (state := done.result()) is not None]
 
+    async def _write_together(
+        self, by_task: dict[str, list[TracedEvent]]
+    ) -> dict[str, tuple[_EventLog, list[TracedEvent], TaskState | None]]:
+        """Append each task's fresh events as the next slot of the log this replica holds for it (an empty
+        one for a task it does not remember: its first slot is free unless something is stored), all in one
+        call, then store the states of the tasks appended, in one call. Returns, per task appended, its log,
+        its fresh events and the state stored (None: the log folds to no task yet, nothing stored)."""
+        slots = []
+        for task_id, batch in by_task.items():
+            log = self._logs.get(task_id) or _EventLog([], 0)
+            if fresh := _unseen(log.events, batch):
+                slots.append((task_id, log, fresh))
+        if not slots:
+            return {}
+        free = await self._store.append_many([(task_id, log.slots, fresh) for task_id, log, fresh in slots])
+        written: dict[str, tuple[_EventLog, list[TracedEvent], TaskState | None]] = {}
+        for (task_id, log, fresh), appended in zip(slots, free, strict=True):
+            if appended:
+                grown = _EventLog([*log.events, *fresh], log.slots + 1)
+                written[task_id] = (grown, fresh, fold(grown.events, now=self._clock()))
+        await self._store.put_many(
+            [(state, _log_of(log.events, state)) for log, _, state in written.values() if state is not None]
+        )
+        return written
+
     async def _apply_task(self, task_id: str, batch: list[TracedEvent]) -> TaskState | None:
-        log = self._logs.get(task_id) or await self._recall(task_id, batch)
+        log, behind = self._logs.get(task_id), False
         if log is None:
-            return None
+            if (recalled := await self._recall(task_id, batch)) is None:
+                return None
+            log, behind = recalled
         fresh = _unseen(log.events, batch)
-        if not fresh:
+        if fresh:
+            log = await self._append(task_id, log, fresh)
+        elif not behind:
             return None
-        log = await self._append(task_id, log, fresh)
+        return await self._settle(task_id, log, fresh, _UNWRITTEN)
+
+    async def _settle(
+        self,
+        task_id: str,
+        log: _EventLog,
+        fresh: list[TracedEvent],
+        stored: TaskState | _Unwritten | None,
+    ) -> TaskState | None:
+        """Check that nothing was appended after `log` since the state folded from it (`stored`) was
+        written, else fold, write and check again; `stored` is None when the log folds to no task, and
+        `_UNWRITTEN` when it is not written yet."""
         for _ in range(self._attempts):
-            state = fold(log.events, now=self._clock())
-            if state is None:
+            if isinstance(stored, _Unwritten):
+                stored = fold(log.events, now=self._clock())
+                if stored is not None:
+                    await self._store.put(stored, _log_of(log.events, stored))
+            if stored is None:
                 self._remember(task_id, log, None)
                 return None
-            await self._store.put(state, _log_of(log.events, state))
             seen = log.slots
             log = await self._read_on(task_id, log)
             if log.slots == seen:
-                self._remember(task_id, log, state)
-                _report_flags(state, fresh)
-                return state
+                self._remember(task_id, log, stored)
+                _report_flags(stored, fresh)
+                return stored
+            stored = _UNWRITTEN
         self._logs.pop(task_id, None)
         raise WriteConflict(f"task {task_id}: its events kept changing over {self._attempts} attempts")
 
-    async def _recall(self, task_id: str, batch: list[TracedEvent]) -> _EventLog | None:
-        """The stored log of a task this replica does not remember; None when the task holds every event of
-        `batch` already. A task with nothing stored (its first event, the usual case) costs one lookup."""
+    async def _recall(self, task_id: str, batch: list[TracedEvent]) -> tuple[_EventLog, bool] | None:
+        """The stored log of a task this replica does not remember, and whether the stored state lacks some
+        of its events (a failure between appending them and writing the state); None when the state holds
+        every event of `batch` already. A task with nothing stored costs one lookup."""
         first = await self._store.slot(task_id, 0)
         if first is None:
-            return _EventLog([], 0)
+            return _EventLog([], 0), False
         current = await self._store.load(task_id)  # what it holds, without reading every slot
         if current is not None and all(e[0].event_id in current.applied_events for e in batch):
             return None
-        return await self._read_on(task_id, _EventLog(first, 1))
+        log = await self._read_on(task_id, _EventLog(first, 1))
+        held = set(current.applied_events) if current is not None else set()
+        return log, any(event.event_id not in held for event, _ in log.events)
 
     async def _append(self, task_id: str, log: _EventLog, fresh: list[TracedEvent]) -> _EventLog:
         """`log` with `fresh` appended as one slot at the end of the stored log, less what the log holds

@@ -13,9 +13,10 @@ __all__ = ["plan_task"]
 
 
 async def plan_task(event: TaskSubmitted, deps: PlannerDeps) -> None:
-    await claim_task(deps.ledger, event, by=SERVICE)
+    owner = await claim_task(deps.ledger, event, by=SERVICE)
     if (refusal := deps.refusal(event.request)) is not None:
         await finish(deps.ledger, deps.publisher, event, FinalStatus.REJECTED, by=SERVICE, reason=refusal)
         return
     context = TaskContext.starting(event.request, submitted_at=event.occurred_at)
-    await plan_iteration(event, context, iteration=1, revision=None, deps=deps)
+    # A claim recorded by this very delivery: no plan can be recorded yet, as plans come after the claim.
+    await plan_iteration(event, context, iteration=1, revision=None, deps=deps, claimed_now=owner is event)

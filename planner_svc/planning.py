@@ -14,18 +14,29 @@ from planner_svc.deps import SERVICE, PlannerDeps
 from planner_svc.plan_writer import Draft, PlanningFailed, Revision
 from schemas import Envelope, FinalStatus, PlanCreated, TaskContext, Usage
 from schemas.policy import TenantPolicy
-from troupe.ledger import stage_key
+from troupe.ledger import finished_key, stage_key
 from troupe.policy_gate import gate_problems, narrowed
-from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
+from troupe.stages import Recorded, caused_by, emit_once, finish, look_up, past_deadline, replay
 
 __all__ = ["plan_iteration"]
 
 
 async def plan_iteration(
-    cause: Envelope, context: TaskContext, iteration: int, revision: Revision | None, deps: PlannerDeps
+    cause: Envelope,
+    context: TaskContext,
+    iteration: int,
+    revision: Revision | None,
+    deps: PlannerDeps,
+    claimed_now: bool = False,
 ) -> None:
+    """`claimed_now`: the task was claimed by this delivery, so only its end can be recorded (a cancel may
+    come before the submission), not a plan: one lookup instead of two."""
     key = stage_key("plan", cause.task_id, iteration)
-    if (recorded := await look_up(deps.ledger, cause.task_id, key)).anything:
+    if claimed_now:
+        recorded = Recorded(None, await deps.ledger.find(finished_key(cause.task_id)))
+    else:
+        recorded = await look_up(deps.ledger, cause.task_id, key)
+    if recorded.anything:
         await replay(deps.publisher, recorded)  # redelivered input: repeat the recorded output, nothing new
         return
     if past_deadline(context):
@@ -40,7 +51,7 @@ async def plan_iteration(
         return
     policy = await deps.policies.get(cause.tenant)
     try:
-        draft, findings = await _gated_draft(cause, context, iteration, revision, policy, deps)
+        draft, findings = await _gated_draft(cause, context, iteration, revision, policy, deps, claimed_now)
     except PlanningFailed as exc:
         await finish(deps.ledger, deps.publisher, cause, exc.status, by=SERVICE, reason=exc.reason)
         return
@@ -62,12 +73,13 @@ async def _gated_draft(
     revision: Revision | None,
     policy: TenantPolicy,
     deps: PlannerDeps,
+    claimed_now: bool,
 ) -> tuple[Draft, str | None]:
     """A draft that passes the gate, and the findings on the first draft when it took a re-plan."""
     # The writer sees the task's limits as the policy narrows them: its tool catalogue and its budget.
     shown = narrowed(context, policy)
     draft_key = stage_key("draft", cause.task_id, iteration)
-    first = await _first_draft(cause, shown, revision, draft_key, deps)
+    first = await _first_draft(cause, shown, revision, draft_key, deps, claimed_now)
     problems = gate_problems(first.plan, deps.tools, context.request.constraints, policy)
     if not problems:
         return first, None
@@ -91,10 +103,16 @@ async def _gated_draft(
 
 
 async def _first_draft(
-    cause: Envelope, shown: TaskContext, revision: Revision | None, draft_key: str, deps: PlannerDeps
+    cause: Envelope,
+    shown: TaskContext,
+    revision: Revision | None,
+    draft_key: str,
+    deps: PlannerDeps,
+    claimed_now: bool,
 ) -> Draft:
-    """The iteration's first draft: the refused one recorded, when a redelivered input already got it."""
-    recorded = await deps.ledger.find(draft_key)
+    """The iteration's first draft: the refused one recorded, when a redelivered input already got it (never
+    when this delivery claimed the task: drafts come after the claim)."""
+    recorded = None if claimed_now else await deps.ledger.find(draft_key)
     if isinstance(recorded, PlanCreated):
         return Draft(recorded.plan, recorded.planner, recorded.usage)
     explicit = shown.request.plan

@@ -11,12 +11,21 @@ from reviewer_svc.judge import ReviewFailed
 from reviewer_svc.outcome import outcome_of
 from reviewer_svc.telemetry import record_findings, record_review, review_span
 from reviewer_svc.verifiers import verify
-from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted
+from schemas import Envelope, ExecutionCompleted, FinalStatus, ReviewCompleted, TaskFinished
 from troupe.artefacts import excerpted, whole_results
 from troupe.boundary import differs_from_record, refuse
 from troupe.ledger import stage_key
 from troupe.policy_gate import narrowed
-from troupe.stages import caused_by, emit_once, finish, look_up, past_deadline, replay
+from troupe.stages import (
+    caused_by,
+    emit_once,
+    emit_with_end,
+    ending,
+    finish,
+    look_up,
+    past_deadline,
+    replay,
+)
 
 __all__ = ["review_execution"]
 
@@ -47,25 +56,46 @@ async def review_execution(event: ExecutionCompleted, deps: ReviewerDeps) -> Non
             )
             return
         try:
-            review = await _judged(event, deps)
+            judged = await _judged(event, deps)
         except ReviewFailed as exc:
             await finish(deps.ledger, deps.publisher, event, exc.status, by=SERVICE, reason=exc.reason)
             return
+        # A fresh review that ends the task is recorded with its end in one round trip; if either was
+        # recorded meanwhile, it goes one by one below, from what the ledger holds.
+        end = _end_of(judged)
+        if end is not None and await emit_with_end(deps.ledger, deps.publisher, key, judged, end):
+            return
+        review = judged
 
     async def conclude(stored: Envelope) -> None:
         """End the task if the verdict is final: recorded after the review, published alongside it."""
         assert isinstance(stored, ReviewCompleted)
-        limit = stored.context.request.constraints.max_iterations
-        status = outcome_of(stored.verdict, stored.iteration, limit)
-        if status is FinalStatus.SUCCEEDED:
-            await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, result=stored.final_result)
-        elif status is FinalStatus.BUDGET_EXHAUSTED:
-            reason = f"still not approved after {limit} iterations; last review: {stored.feedback}"
-            await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=reason)
-        elif status is not None:
-            await finish(deps.ledger, deps.publisher, stored, status, by=SERVICE, reason=stored.feedback)
+        if (end := _end_of(stored)) is not None:
+            await finish(
+                deps.ledger,
+                deps.publisher,
+                stored,
+                end.status,
+                by=SERVICE,
+                reason=end.reason,
+                result=end.result,
+            )
 
     await emit_once(deps.ledger, deps.publisher, key, review, then=conclude)
+
+
+def _end_of(review: ReviewCompleted) -> TaskFinished | None:
+    """The task's end the review decides, or None when the task goes on to another iteration."""
+    limit = review.context.request.constraints.max_iterations
+    status = outcome_of(review.verdict, review.iteration, limit)
+    if status is FinalStatus.SUCCEEDED:
+        return ending(review, status, by=SERVICE, result=review.final_result)
+    if status is FinalStatus.BUDGET_EXHAUSTED:
+        reason = f"still not approved after {limit} iterations; last review: {review.feedback}"
+        return ending(review, status, by=SERVICE, reason=reason)
+    if status is not None:
+        return ending(review, status, by=SERVICE, reason=review.feedback)
+    return None
 
 
 async def _judged(event: ExecutionCompleted, deps: ReviewerDeps) -> ReviewCompleted:

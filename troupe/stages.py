@@ -17,7 +17,17 @@ from troupe.logs import get_logger
 from troupe.metrics import record_task_finished
 from troupe.publishing import EventPublisher
 
-__all__ = ["Recorded", "caused_by", "emit_once", "finish", "look_up", "past_deadline", "replay"]
+__all__ = [
+    "Recorded",
+    "caused_by",
+    "emit_once",
+    "emit_with_end",
+    "ending",
+    "finish",
+    "look_up",
+    "past_deadline",
+    "replay",
+]
 
 log = get_logger(__name__)
 
@@ -71,17 +81,41 @@ async def finish(
     result: JsonValue = None,
 ) -> Envelope:
     """End the task. Only the first outcome recorded counts; a later one republishes the first."""
-    event = TaskFinished(
-        **caused_by(cause, "finished"),
-        status=status,
-        result=result,
-        reason=reason,
-        finished_by=by,
-    )
+    event = ending(cause, status, by=by, reason=reason, result=result)
     stored = await emit_once(ledger, publisher, finished_key(cause.task_id), event)
     if stored is event:  # counted once per task, not per redelivery
-        record_task_finished(status.value, _seconds_since_submission(cause, event.occurred_at))
+        _count_end(cause, event)
     return stored
+
+
+def ending(
+    cause: Envelope, status: FinalStatus, *, by: str, reason: str | None = None, result: JsonValue = None
+) -> TaskFinished:
+    """The task's end that `cause` leads to."""
+    return TaskFinished(
+        **caused_by(cause, "finished"), status=status, result=result, reason=reason, finished_by=by
+    )
+
+
+async def emit_with_end(
+    ledger: Ledger, publisher: EventPublisher, key: str, event: Envelope, end: TaskFinished
+) -> bool:
+    """Record `event` under `key` and then the task's `end`, in one round trip, and publish both; True if
+    done. False, with nothing published, when either key was taken already (a redelivery, or another stage
+    ended the task): the caller then emits one by one, from what is recorded."""
+    if await ledger.record_in_order([(key, event), (finished_key(end.task_id), end)]) < 2:
+        return False
+    outcomes = await asyncio.gather(publisher.publish(event), publisher.publish(end), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    log.info("stage.output", key=key, type=event.type, iteration=event.iteration, repeated=False)
+    _count_end(event, end)
+    return True
+
+
+def _count_end(cause: Envelope, end: TaskFinished) -> None:
+    record_task_finished(end.status.value, _seconds_since_submission(cause, end.occurred_at))
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,34 @@ async def test_a_batch_appends_one_slot_per_task_and_older_one_event_slots_still
     assert slot is not None and [e.event_id for e, _ in slot] == [e.event_id for e in events[1:]]
 
 
+async def test_slots_appended_together_say_which_were_taken_and_the_free_ones_are_stored(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoTaskStore(database)
+    one, two = happy_path("t1"), happy_path("t2")
+    assert await store.append("t1", 0, [(one[0], None)])
+    free = await store.append_many([("t1", 0, [(one[1], None)]), ("t2", 0, [(two[0], None)])])
+    assert free == [False, True]
+    assert [[e.event_id for e, _ in await store.slot(t, 0) or []] for t in ("t1", "t2")] == [
+        [one[0].event_id],
+        [two[0].event_id],
+    ]
+
+
+async def test_states_written_together_insert_new_tasks_and_replace_stored_ones(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = MongoTaskStore(database)
+    first = await Projector(store).apply(happy_path("t1")[0])
+    assert first is not None
+    tasks = {t: happy_path(t) for t in ("t1", "t2", "t3")}
+    states = await Projector(store).apply_many([(e, None) for events in tasks.values() for e in events[1:3]])
+    assert sorted(s.task_id for s in states) == ["t1", "t2", "t3"]
+    for task_id in ("t1", "t2", "t3"):
+        state = await store.load(task_id)
+        assert state is not None and state.revision == (3 if task_id == "t1" else 2)
+
+
 class Filters(monitoring.CommandListener):
     """The filter of every find, count, update, replace or delete a client sends."""
 

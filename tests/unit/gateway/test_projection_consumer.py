@@ -160,7 +160,8 @@ async def test_the_next_batch_is_projected_while_the_last_one_is_committed(
     consumer = SlowCommits(_submitted("t1", "t2", "t3"))
     task = asyncio.create_task(reader._run(cast(AIOKafkaConsumer, consumer)))
     try:
-        await _eventually(lambda: len(store.tasks) == 3, task)
+        # every batch stored and owed (a task is stored a moment before its batch is done)
+        await _eventually(lambda: len(store.tasks) == 3 and reader._commits._owed.get(consumer.tp) == 3, task)
         assert consumer.commits == []  # the first commit has not ended yet
         consumer.released.set()
         await _eventually(lambda: consumer.committed == 3, task)

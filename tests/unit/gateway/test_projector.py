@@ -71,6 +71,17 @@ async def test_an_event_redelivered_after_a_crash_is_projected_once() -> None:
     assert sorted(store.stored_events()) == sorted(e.event_id for e in events)
 
 
+async def test_events_appended_before_a_failure_to_write_the_task_are_written_when_they_come_again() -> None:
+    store = CrashingStore()
+    submitted = happy_path("t1")[0]
+    with pytest.raises(ConnectionError):
+        await Projector(store).apply(submitted)
+    assert await store.load("t1") is None and store.stored_events() == [submitted.event_id]
+    state = await Projector(store).apply(submitted)
+    assert state is not None and state.applied_events == [submitted.event_id]
+    assert await store.load("t1") == state
+
+
 async def test_a_duplicate_changes_nothing_whether_remembered_or_not() -> None:
     store = InMemoryTaskStore()
     events = happy_path("t1")
@@ -118,6 +129,15 @@ class CountingStore(YieldingStore):
     def __init__(self) -> None:
         super().__init__()
         self.calls: dict[str, int] = {"append": 0, "slot": 0, "put": 0, "load": 0}
+        self.round_trips: dict[str, int] = {"append_many": 0, "put_many": 0}
+
+    async def append_many(self, slots: Sequence[tuple[str, int, Sequence[TracedEvent]]]) -> list[bool]:
+        self.round_trips["append_many"] += 1
+        return await super().append_many(slots)
+
+    async def put_many(self, states: Sequence[tuple[TaskState, list[LogEntry]]]) -> None:
+        self.round_trips["put_many"] += 1
+        await super().put_many(states)
 
     async def load(self, task_id: str) -> TaskState | None:
         self.calls["load"] += 1
@@ -192,8 +212,27 @@ async def test_events_after_a_task_ended_are_not_read_back_while_there_is_room()
     assert store.calls["slot"] + store.calls["load"] - reads_before == 1  # only the check after writing
 
 
-async def test_a_task_with_nothing_stored_costs_one_lookup_before_its_first_append() -> None:
+async def test_a_task_with_nothing_stored_costs_no_lookup_before_its_first_append() -> None:
     store = CountingStore()
     await Projector(store).apply(happy_path("t1")[0])
-    # Is slot 0 free (it is: nothing to load), append, write the task, check that slot 1 is still free.
-    assert store.calls == {"slot": 2, "append": 1, "put": 1, "load": 0}
+    # Append as slot 0 (free: nothing stored), write the task, check that slot 1 is still free.
+    assert store.calls == {"slot": 1, "append": 1, "put": 1, "load": 0}
+
+
+async def test_a_task_not_remembered_whose_first_slot_is_taken_is_read_back_and_loses_nothing() -> None:
+    store = CountingStore()
+    events = happy_path("t1")
+    await Projector(store).apply_many([(e, None) for e in events[:3]])
+    state = await Projector(store).apply(events[3])  # another replica, or this one after a restart
+    assert state is not None and state.revision == 4
+    assert sorted(store.stored_events()) == sorted(e.event_id for e in events[:4])
+
+
+async def test_a_batch_appends_the_slots_and_writes_the_states_of_its_tasks_in_one_call_each() -> None:
+    store = CountingStore()
+    projector = Projector(store)
+    tasks = [happy_path(f"t{n}") for n in range(3)]
+    for step in range(2):
+        await projector.apply_many([(events[step], None) for events in tasks])
+    assert store.round_trips == {"append_many": 2, "put_many": 2}
+    assert store.calls["slot"] == 6  # the check after writing, per task and batch

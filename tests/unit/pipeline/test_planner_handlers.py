@@ -16,6 +16,7 @@ from planner_svc.plan_writer import Draft, FunctionPlanWriter, PlanningFailed, R
 from planner_svc.revise_plan import revise_plan
 from schemas import (
     CancelRequested,
+    Envelope,
     FinalStatus,
     Plan,
     PlanCreated,
@@ -31,7 +32,7 @@ from schemas import (
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan, submitted
 from toolbox import ToolSettings, build_registry
 from troupe.artefacts import InMemoryArtefacts
-from troupe.ledger import InMemoryLedger, stage_key
+from troupe.ledger import InMemoryLedger, finished_key, stage_key
 from troupe.llm import LLMRouter
 from troupe.llm.config import LLMSettings
 from troupe.llm.price_check import unpriced_refusal
@@ -224,3 +225,25 @@ async def test_a_planner_chain_cut_by_the_deadline_times_the_task_out_saying_so(
     assert (finished.reason or "").startswith(
         "no plan: the task's deadline cut the planner chain: openai:gpt-4o:"
     )
+
+
+class ReadsCounted(InMemoryLedger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    async def find(self, key: str) -> Envelope | None:
+        self.reads.append(key)
+        return await super().find(key)
+
+
+async def test_a_first_submission_looks_up_only_the_end_and_a_redelivered_one_also_the_plan() -> None:
+    ledger, publisher = ReadsCounted(), RecordingPublisher()
+    writer = Scripted(Draft(math_plan("1"), "a", Usage()))
+    deps = PlannerDeps(ledger, publisher, FunctionPlanWriter(writer), TOOLS, InMemoryArtefacts())
+    await plan_task(submitted(), deps)
+    assert ledger.reads == [finished_key("t-1")]
+    ledger.reads.clear()
+    await plan_task(submitted(), deps)
+    assert sorted(ledger.reads) == [finished_key("t-1"), stage_key("plan", "t-1", 1)]
+    assert len(publisher.of_type(PlanCreated)) == 2 and len(writer.revisions) == 1

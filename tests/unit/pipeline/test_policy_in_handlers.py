@@ -35,6 +35,7 @@ from tests.unit.pipeline.test_planner_handlers import deps_with as planner_deps
 from tests.unit.pipeline.test_reviewer_handlers import completed as reviewed_execution
 from tests.unit.pipeline.test_reviewer_handlers import deps_judging as reviewer_deps
 from tests.unit.pipeline.test_reviewer_handlers import judgement
+from troupe.boundary import claim_task
 from troupe.ledger import stage_key
 from troupe.policy_store import InMemoryPolicyStore
 
@@ -75,7 +76,9 @@ async def test_a_redelivered_submission_re_plans_from_the_recorded_draft_without
     writer = Scripted(Draft(math_plan("2"), "m", Usage()))
     deps, published = planner_deps(writer)
     deps = with_policy(deps, allowed_tools=["math"])
-    await deps.ledger.record_once(  # a previous delivery drafted SHELL, then died before the re-plan ended
+    # A previous delivery claimed the task and drafted SHELL, then died before the re-plan ended.
+    await claim_task(deps.ledger, submitted(), by="planner")
+    await deps.ledger.record_once(
         stage_key("draft", "t-1", 1),
         PlanCreated(task_id="t-1", tenant="acme", context=context(), plan=SHELL, planner="m"),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import pytest
@@ -13,6 +13,7 @@ from reviewer_svc.judge import FunctionJudge, Judgement, ReviewFailed
 from reviewer_svc.outcome import outcome_of
 from reviewer_svc.review_execution import review_execution
 from schemas import (
+    Envelope,
     ExecutionCompleted,
     FinalStatus,
     Plan,
@@ -25,8 +26,9 @@ from schemas import (
 )
 from tests.unit.pipeline.fakes import DiesBeforePublishingTheEnd, ProcessDied, context, math_plan
 from troupe.artefacts import InMemoryArtefacts
-from troupe.ledger import InMemoryLedger, stage_key
+from troupe.ledger import InMemoryLedger, finished_key, stage_key
 from troupe.publishing import RecordingPublisher
+from troupe.stages import caused_by
 
 
 @pytest.mark.parametrize(
@@ -138,3 +140,74 @@ async def test_an_end_recorded_but_never_published_goes_out_when_the_execution_i
     [finished] = published.of_type(TaskFinished)
     assert (finished.status, finished.result) == (FinalStatus.SUCCEEDED, {"answer": 2})
     assert len(calls) == 1
+
+
+def deps_racing(
+    verdict: Verdict, recorded_meanwhile: Callable[[InMemoryLedger], object]
+) -> tuple[ReviewerDeps, RecordingPublisher]:
+    """A reviewer whose judge answers `verdict` once `recorded_meanwhile` has put records in the ledger, as
+    another replica or stage could while the review is judged."""
+    deps, published, _ = deps_judging()
+    assert isinstance(deps.ledger, InMemoryLedger)
+    ledger = deps.ledger
+
+    async def judge(plan: Plan, results: Sequence[StepResult]) -> Judgement:
+        recorded_meanwhile(ledger)
+        return judgement(verdict, {"answer": 2})
+
+    return ReviewerDeps(ledger, published, FunctionJudge(judge), InMemoryArtefacts()), published
+
+
+async def test_an_end_recorded_while_the_review_was_judged_stays_the_end_and_the_review_still_goes_out() -> (
+    None
+):
+    cancelled = TaskFinished(
+        task_id="t-1", tenant="default", status=FinalStatus.CANCELLED, finished_by="planner", reason="stop"
+    )
+    deps, published = deps_racing(
+        Verdict.APPROVED, lambda ledger: ledger.records.setdefault(finished_key("t-1"), cancelled)
+    )
+    await review_execution(completed(), deps)
+    [review] = published.of_type(ReviewCompleted)
+    assert review.verdict is Verdict.APPROVED
+    assert published.of_type(TaskFinished) == [cancelled]
+    assert deps.ledger.records[stage_key("review", "t-1", 1)] == review  # type: ignore[attr-defined]
+
+
+async def test_a_review_another_replica_recorded_meanwhile_is_the_one_that_decides_the_end() -> None:
+    theirs = ReviewCompleted(
+        **caused_by(completed(), "review", 1),
+        context=completed().context,
+        plan=completed().plan,
+        results=completed().results,
+        verdict=Verdict.FAILED,
+        feedback="their verdict",
+        reviewer="other",
+    )
+    deps, published = deps_racing(
+        Verdict.APPROVED, lambda ledger: ledger.records.setdefault(stage_key("review", "t-1", 1), theirs)
+    )
+    await review_execution(completed(), deps)
+    assert published.of_type(ReviewCompleted) == [theirs]
+    [finished] = published.of_type(TaskFinished)
+    assert (finished.status, finished.reason) == (FinalStatus.FAILED, "their verdict")
+
+
+async def test_an_ending_review_and_its_end_are_recorded_in_one_call() -> None:
+    calls: list[int] = []
+
+    class Counted(InMemoryLedger):
+        async def record_once(self, key: str, event: Envelope) -> Envelope:
+            calls.append(1)
+            return await super().record_once(key, event)
+
+        async def record_in_order(self, records: Sequence[tuple[str, Envelope]]) -> int:
+            calls.append(len(records))
+            return await super().record_in_order(records)
+
+    deps, published, _ = deps_judging(judgement(Verdict.APPROVED))
+    ledger = Counted()
+    ledger.records |= deps.ledger.records  # type: ignore[attr-defined]
+    await review_execution(completed(), ReviewerDeps(ledger, published, deps.judge, deps.artefacts))
+    assert calls == [2]
+    assert {type(e) for e in published.events} == {ReviewCompleted, TaskFinished}
