@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from toolbox.code_analyzer.base import BoundedAnalyzer, Deadline, LanguageAnalyzer
+from toolbox.code_analyzer.gc_paused import gc_paused
 from toolbox.code_analyzer.javascript import JavaScriptAnalyzer
 from toolbox.code_analyzer.mermaid import mermaid_diagram
 from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
@@ -49,6 +50,18 @@ def analyse_project(
 ) -> AnalyzeResult:
     """Pure of the network and of imports: reads the files under root and nothing else. With `budget_s`, an
     analyser that can stop early does so when the budget is spent, and the result is marked partial."""
+    with gc_paused():
+        return _analyse(root, source, target, analyzers, budget_s, clock)
+
+
+def _analyse(
+    root: Path,
+    source: str | None,
+    target: str | None,
+    analyzers: Sequence[LanguageAnalyzer],
+    budget_s: float | None,
+    clock: Callable[[], float],
+) -> AnalyzeResult:
     deadline = Deadline.after(budget_s, clock) if budget_s is not None else Deadline.never()
     chosen: tuple[LanguageAnalyzer, list[Path]] | None = None
     for analyzer in analyzers:
