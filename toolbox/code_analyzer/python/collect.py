@@ -79,6 +79,20 @@ def collect(root: Path, files: Sequence[Path], deadline: Deadline | None = None)
     return collector.project
 
 
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """The nodes of `node`'s tree in `ast.walk`'s order (breadth first), without the Load/Store markers; about
+    three times faster than `ast.walk`, which recording calls spends much of its time in."""
+    found = [node]
+    for current in found:  # the loop reaches the nodes appended while it runs
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if isinstance(value, list):
+                found += [item for item in value if isinstance(item, ast.AST)]
+            elif isinstance(value, ast.AST) and not isinstance(value, ast.expr_context):
+                found.append(value)
+    return found
+
+
 class _Collector:
     def __init__(self, root: Path, files: Sequence[Path]) -> None:
         self.start = root if root.is_dir() else root.parent
@@ -203,7 +217,7 @@ class _Collector:
                 self._expr_calls(child, scope, unit)
 
     def _expr_calls(self, expr: ast.expr, scope: Scope, unit: Unit) -> None:
-        for sub in ast.walk(expr):
+        for sub in _walk(expr):
             if isinstance(sub, ast.Call):
                 unit.calls.append((sub, scope))
             elif isinstance(sub, ast.NamedExpr):
