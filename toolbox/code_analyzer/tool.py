@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from toolbox.code_analyzer.base import BoundedAnalyzer, Deadline, LanguageAnalyzer
+from toolbox.code_analyzer.facts_cache import FactsCache
 from toolbox.code_analyzer.gc_paused import gc_paused
 from toolbox.code_analyzer.javascript import JavaScriptAnalyzer
 from toolbox.code_analyzer.mermaid import mermaid_diagram
@@ -126,9 +127,12 @@ class CodeAnalyzer:
     def __init__(
         self,
         settings: ToolSettings | None = None,
-        analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(), JavaScriptAnalyzer()),
+        analyzers: Sequence[LanguageAnalyzer] | None = None,
     ) -> None:
         settings = settings or ToolSettings()
+        if analyzers is None:
+            cache = FactsCache(settings.analysis_cache_dir, settings.analysis_cache_mb * 1024 * 1024)
+            analyzers = (PythonAnalyzer(cache), JavaScriptAnalyzer())
         self._analyzers = list(analyzers)
         self._limits = Limits(wall_s=settings.analysis_timeout_s, memory_mib=settings.analysis_memory_mb)
         self._budget_s = settings.analysis_timeout_s * settings.analysis_budget_share
