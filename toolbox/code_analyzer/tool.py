@@ -107,6 +107,18 @@ def _analyse(
     )
 
 
+def _analysed_json(
+    root: Path,
+    source: str | None,
+    target: str | None,
+    analyzers: Sequence[LanguageAnalyzer],
+    budget_s: float | None,
+) -> str:
+    """analyse_project's result as JSON, to leave the worker: a large graph's pydantic objects take about three
+    times longer to pickle and unpickle than to write and validate as JSON."""
+    return analyse_project(root, source, target, analyzers, budget_s).model_dump_json()
+
+
 def _match(graph: CallGraph, name: str | None, role: str, warnings: list[str]) -> list[str]:
     if not name:
         return []
@@ -159,13 +171,14 @@ class CodeAnalyzer:
             root = confine(args.path, context.workspace, context.read_only_roots, write=False)
             if not root.exists():
                 raise InvalidArguments(f"code_analyzer: {args.path!r} does not exist")
-            return await run_isolated(
+            found = await run_isolated(
                 "code_analyzer",
                 self._limits,
-                analyse_project,
+                _analysed_json,
                 root,
                 args.source,
                 args.target,
                 self._analyzers,
                 self._budget_s,
             )
+            return AnalyzeResult.model_validate_json(found)
