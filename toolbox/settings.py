@@ -9,17 +9,24 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SandboxBackendName", "ToolSettings", "default_docker_url"]
+__all__ = ["SandboxBackendName", "ToolSettings", "default_analysis_cache_dir", "default_docker_url"]
 
 SandboxBackendName = Literal["auto", "docker", "bwrap"]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _troupe_home() -> Path:
+    return Path(os.environ.get("TROUPE_HOME") or _REPO_ROOT / ".troupe")
+
+
+def default_analysis_cache_dir() -> Path:
+    return _troupe_home().resolve() / "cache" / "code_analyzer"
+
+
 def default_docker_url() -> str:
     """The socket `infra/sandbox.sh start` serves Podman's Docker-compatible API on."""
-    home = Path(os.environ.get("TROUPE_HOME") or _REPO_ROOT / ".troupe")
-    return f"unix://{home.resolve() / 'run' / 'podman.sock'}"
+    return f"unix://{_troupe_home().resolve() / 'run' / 'podman.sock'}"
 
 
 class ToolSettings(BaseSettings):
@@ -78,3 +85,7 @@ class ToolSettings(BaseSettings):
     # Share of analysis_timeout_s the analysis may spend before it stops and returns a partial result, so the
     # worker is not killed with nothing; the rest covers the worker's start and sending the result back.
     analysis_budget_share: float = Field(default=0.75, gt=0, lt=1)
+    # What the analyser learnt per file, kept under the hash of the file's bytes (code_analyzer/facts_cache.py);
+    # the folder must be the service's own. 0 MiB turns the cache off.
+    analysis_cache_dir: Path = Field(default_factory=default_analysis_cache_dir)
+    analysis_cache_mb: int = Field(default=512, ge=0)

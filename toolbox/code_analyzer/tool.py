@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from toolbox.code_analyzer.base import BoundedAnalyzer, Deadline, LanguageAnalyzer
+from toolbox.code_analyzer.facts_cache import FactsCache
+from toolbox.code_analyzer.gc_paused import gc_paused
 from toolbox.code_analyzer.javascript import JavaScriptAnalyzer
 from toolbox.code_analyzer.mermaid import mermaid_diagram
 from toolbox.code_analyzer.model import AnalyzeArgs, AnalyzeResult, CallGraph
@@ -49,6 +51,18 @@ def analyse_project(
 ) -> AnalyzeResult:
     """Pure of the network and of imports: reads the files under root and nothing else. With `budget_s`, an
     analyser that can stop early does so when the budget is spent, and the result is marked partial."""
+    with gc_paused():
+        return _analyse(root, source, target, analyzers, budget_s, clock)
+
+
+def _analyse(
+    root: Path,
+    source: str | None,
+    target: str | None,
+    analyzers: Sequence[LanguageAnalyzer],
+    budget_s: float | None,
+    clock: Callable[[], float],
+) -> AnalyzeResult:
     deadline = Deadline.after(budget_s, clock) if budget_s is not None else Deadline.never()
     chosen: tuple[LanguageAnalyzer, list[Path]] | None = None
     for analyzer in analyzers:
@@ -93,6 +107,18 @@ def analyse_project(
     )
 
 
+def _analysed_json(
+    root: Path,
+    source: str | None,
+    target: str | None,
+    analyzers: Sequence[LanguageAnalyzer],
+    budget_s: float | None,
+) -> str:
+    """analyse_project's result as JSON, to leave the worker: a large graph's pydantic objects take about three
+    times longer to pickle and unpickle than to write and validate as JSON."""
+    return analyse_project(root, source, target, analyzers, budget_s).model_dump_json()
+
+
 def _match(graph: CallGraph, name: str | None, role: str, warnings: list[str]) -> list[str]:
     if not name:
         return []
@@ -113,9 +139,12 @@ class CodeAnalyzer:
     def __init__(
         self,
         settings: ToolSettings | None = None,
-        analyzers: Sequence[LanguageAnalyzer] = (PythonAnalyzer(), JavaScriptAnalyzer()),
+        analyzers: Sequence[LanguageAnalyzer] | None = None,
     ) -> None:
         settings = settings or ToolSettings()
+        if analyzers is None:
+            cache = FactsCache(settings.analysis_cache_dir, settings.analysis_cache_mb * 1024 * 1024)
+            analyzers = (PythonAnalyzer(cache), JavaScriptAnalyzer())
         self._analyzers = list(analyzers)
         self._limits = Limits(wall_s=settings.analysis_timeout_s, memory_mib=settings.analysis_memory_mb)
         self._budget_s = settings.analysis_timeout_s * settings.analysis_budget_share
@@ -142,13 +171,14 @@ class CodeAnalyzer:
             root = confine(args.path, context.workspace, context.read_only_roots, write=False)
             if not root.exists():
                 raise InvalidArguments(f"code_analyzer: {args.path!r} does not exist")
-            return await run_isolated(
+            found = await run_isolated(
                 "code_analyzer",
                 self._limits,
-                analyse_project,
+                _analysed_json,
                 root,
                 args.source,
                 args.target,
                 self._analyzers,
                 self._budget_s,
             )
+            return AnalyzeResult.model_validate_json(found)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from toolbox.code_analyzer.base import Deadline
+from toolbox.code_analyzer.facts_cache import FactsCache
 from toolbox.code_analyzer.model import CallGraph
 from toolbox.code_analyzer.python.collect import collect, module_name
 from toolbox.code_analyzer.python.resolve import build_graph
@@ -24,11 +25,16 @@ __all__ = ["PythonAnalyzer", "module_name"]
 
 
 class PythonAnalyzer:
+    """With `cache`, what each file gives is kept there under the hash of its bytes (facts_cache.py)."""
+
     language = "python"
     extensions = (".py",)
+
+    def __init__(self, cache: FactsCache | None = None) -> None:
+        self.cache = cache
 
     def analyse(self, root: Path, files: Sequence[Path]) -> CallGraph:
         return self.analyse_until(root, files, Deadline.never())
 
     def analyse_until(self, root: Path, files: Sequence[Path], deadline: Deadline) -> CallGraph:
-        return build_graph(collect(root, files, deadline), deadline)
+        return build_graph(collect(root, files, deadline, self.cache), deadline)

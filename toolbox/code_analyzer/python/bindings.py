@@ -20,6 +20,7 @@ __all__ = [
     "Binding",
     "ClassInfo",
     "Entered",
+    "FileFacts",
     "InstanceOf",
     "Project",
     "Ref",
@@ -169,6 +170,19 @@ class ClassInfo:
 
 
 @dataclass(eq=False)
+class FileFacts:
+    """What pass 1 records from one module, its scopes pointing only into each other: a pure function of the
+    file's bytes, its module name and its path, so it can be cached under those."""
+
+    modules: dict[str, Scope] = field(default_factory=dict)
+    packages: set[str] = field(default_factory=set)
+    units: dict[str, Unit] = field(default_factory=dict)
+    classes: dict[str, ClassInfo] = field(default_factory=dict)
+    properties: set[str] = field(default_factory=set)
+    aliases: list[tuple[str, Binding, Unit]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
 class Project:
     """Everything pass 1 learnt; pass 2 only reads it."""
 
@@ -186,6 +200,15 @@ class Project:
     package_roots: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     partial: bool = False
+
+    def add(self, facts: FileFacts) -> None:
+        """A module's facts, in the order the modules are recorded: a later one's names replace an earlier's."""
+        self.modules.update(facts.modules)
+        self.packages |= facts.packages
+        self.units.update(facts.units)
+        self.classes.update(facts.classes)
+        self.properties |= facts.properties
+        self.aliases += facts.aliases
 
 
 def decorator_name(expr: ast.expr) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -164,6 +165,7 @@ class _Resolver:
         self.subclasses: dict[str, set[str]] | None = (
             None  # direct subclasses in the project, built when needed
         )
+        self.descendants: dict[str, list[str]] = {}  # every subclass, nearest first, once asked for
 
     def aliases(self, project: Project) -> dict[str, list[str]]:
         found: dict[str, set[str]] = {}
@@ -221,13 +223,19 @@ class _Resolver:
                     for one in _options(resolved):
                         if isinstance(one, _Symbol) and one.name in self.classes and one.name != name:
                             self.subclasses.setdefault(one.name, set()).add(name)
+        known = self.descendants.get(cls)
+        if known is not None:
+            return known
         found: list[str] = []
-        todo = sorted(self.subclasses.get(cls, ()))
+        seen = {cls}
+        todo = deque(sorted(self.subclasses.get(cls, ())))
         while todo:
-            current = todo.pop(0)
-            if current not in found and current != cls:
+            current = todo.popleft()
+            if current not in seen:
+                seen.add(current)
                 found.append(current)
                 todo += sorted(self.subclasses.get(current, ()))
+        self.descendants[cls] = found
         return found
 
     def _record_one(
