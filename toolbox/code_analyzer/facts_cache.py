@@ -1,5 +1,5 @@
 """What an analyser learnt from a file, kept on disk under a key made of the file's bytes, so a later analysis
-of the same project skips parsing and recording it (docs/decisions/0021-analyser-cache.md).
+of the same project skips parsing and recording it (docs/decisions/0022-analyser-cache.md).
 
 Every entry is a pure function of its key: the key holds the sha256 of the bytes read (through
 source_files.read_source, the only reader of a project's files), everything else the facts depend on (the
