@@ -45,6 +45,7 @@ class DecisionRecorded(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DecisionRecorded,
     responses=refusals(
+        400,
         403,
         404,
         409,
